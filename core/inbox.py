@@ -1,0 +1,146 @@
+"""Inbox rules shared by every door (webhook, MQTT, polling): intake and retry states.
+
+A door turns what it received into an `Intake` (validated object, idempotency key,
+the order it refers to, the MES timestamp) and stores it; processors later apply it.
+The state machine of a stored event lives here too, so the Odoo model only loads a
+row, asks for the next state and writes it.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from . import keys, schemas
+from .backoff import retry_delay
+from .errors import PayloadError
+from .payloads import parse_time, unwrap
+
+RECEIVED = "received"
+HELD = "held"
+DONE = "done"
+FAILED = "failed"
+DEAD = "dead"
+STATES = [
+    (RECEIVED, "Received"),
+    (HELD, "Held"),
+    (DONE, "Done"),
+    (FAILED, "Failed"),
+    (DEAD, "Dead letter"),
+]
+# States a user may send back to processing (Retry / Replay).
+REPLAYABLE = (FAILED, DEAD, HELD)
+
+COMPLETION = "completion"
+PRODUCTION_VERSION = "production_version"
+SCRAP = "scrap"
+DOWNTIME = "downtime"
+QUALITY = "quality"
+CONSUMPTION = "consumption"
+EVENT_TYPES = [
+    (COMPLETION, "Work order completion"),
+    (PRODUCTION_VERSION, "Production version"),
+    (SCRAP, "Scrap"),
+    (DOWNTIME, "Downtime"),
+    (QUALITY, "Quality result"),
+    (CONSUMPTION, "Component consumption"),
+]
+# Which JSON Schema (core/schemas/<name>.json) checks each event type.
+SCHEMA_OF = {
+    COMPLETION: "completion",
+    PRODUCTION_VERSION: "operation",
+    SCRAP: "scrap",
+    DOWNTIME: "downtime",
+    QUALITY: "quality",
+    CONSUMPTION: "consumption",
+}
+# Webhook bodies wrap the event in data.<subscription field> (pico-api.md §3.3).
+STREAM_FIELD_OF = {
+    COMPLETION: "operationOrderCompletesStream",
+    PRODUCTION_VERSION: "operationsStream",
+}
+# The timestamp field that tells when the event happened on the shop floor.
+MES_TIME_FIELD = {
+    COMPLETION: "at",
+    PRODUCTION_VERSION: "updatedAt",
+    SCRAP: "at",
+    DOWNTIME: "start",
+    QUALITY: "timestamp",
+    CONSUMPTION: "at",
+}
+
+
+class EventHeld(Exception):
+    """The event refers to something Odoo does not know yet: try it again later."""
+
+
+@dataclass(frozen=True)
+class Intake:
+    """What a door stores for one accepted event."""
+
+    event_type: str
+    key: str
+    data: dict
+    mes_time: datetime | None
+    external_order_id: str | None
+    order_index: int | None
+
+
+def _mes_time(event_type, data):
+    field = MES_TIME_FIELD.get(event_type)
+    value = data.get(field) if field else None
+    if value is None:
+        return None
+    # Stored naive UTC, as Odoo stores datetimes.
+    return parse_time(value, field).replace(tzinfo=None)
+
+
+def intake(event_type, body, backend_ref, topic=None, raw=None):
+    """Validate one received body and return its Intake, or raise PayloadError.
+
+    `body` is the parsed JSON (or raw bytes/str). Webhook bodies may be wrapped in
+    `{"data": {<stream field>: {...}}}` or bare; MQTT bodies are bare. `raw` is the
+    bytes as received, used for the key of MQTT events without an eventId.
+    """
+    if event_type not in SCHEMA_OF:
+        raise PayloadError("event_type", f"unknown event type {event_type!r}")
+    stream_field = STREAM_FIELD_OF.get(event_type)
+    if stream_field:
+        data = unwrap(body, stream_field)
+    else:
+        data = unwrap(body, "")
+    schemas.validate(SCHEMA_OF[event_type], data)
+    external_order_id = data.get("externalOrderId")
+    order_index = data.get("orderIndex")
+    if event_type == COMPLETION:
+        key = keys.completion_key(
+            backend_ref,
+            external_order_id,
+            order_index,
+            (data.get("operation") or {}).get("id"),
+            data["at"],
+        )
+    elif event_type == PRODUCTION_VERSION:
+        key = keys.operation_version_key(backend_ref, data["id"], data["updatedAt"])
+    else:
+        key = keys.message_key(
+            f"{backend_ref}:{topic or event_type}",
+            raw if raw is not None else repr(sorted(data.items())),
+            data.get("eventId"),
+        )
+    return Intake(
+        event_type=event_type,
+        key=key,
+        data=data,
+        mes_time=_mes_time(event_type, data),
+        external_order_id=external_order_id,
+        order_index=order_index if isinstance(order_index, int) else None,
+    )
+
+
+def after_hold(attempts, max_attempts, now, base=10, cap=3600, rand=None):
+    """Return (state, next_attempt_at) for an event held for the `attempts`-th time."""
+    if attempts >= max_attempts:
+        return DEAD, None
+    kwargs = {"base": base, "cap": cap}
+    if rand is not None:
+        kwargs["rand"] = rand
+    return HELD, now + timedelta(seconds=retry_delay(attempts, **kwargs))

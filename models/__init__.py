@@ -1,0 +1,2 @@
+from . import pico_backend
+from . import pico_event

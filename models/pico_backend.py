@@ -1,0 +1,236 @@
+# Copyright 2026 The mrp_pico_mes authors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import secrets
+import uuid
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+
+from ..core.client import PicoClient
+from ..core.errors import PicoError
+
+WEBHOOK_ROUTE = "/pico_mes/webhook"
+
+
+def _new_secret(_records=None):
+    return secrets.token_urlsafe(32)
+
+
+def _new_key(_records=None):
+    return uuid.uuid4().hex
+
+
+class PicoBackend(models.Model):
+    """One Pico instance (tenant) that this database talks to."""
+
+    _name = "pico.backend"
+    _description = "Pico MES Backend"
+    _inherit = ["mail.thread"]
+    _order = "sequence, name, id"
+
+    name = fields.Char(required=True, tracking=True)
+    sequence = fields.Integer(default=10)
+    active = fields.Boolean(default=True, tracking=True)
+    company_id = fields.Many2one(
+        "res.company",
+        required=True,
+        default=lambda self: self.env.company,
+        index=True,
+        tracking=True,
+    )
+    # --- GraphQL API -------------------------------------------------------
+    endpoint_url = fields.Char(
+        string="GraphQL Endpoint",
+        required=True,
+        tracking=True,
+        help="Full URL of the tenant's GraphQL API, "
+        "e.g. https://yourcompany.picomes.com/graph/v2",
+    )
+    api_token = fields.Char(
+        string="API Token",
+        groups="base.group_system",
+        copy=False,
+        help="Sent as the x-pico-api-org header. Pico support issues one per instance.",
+    )
+    connect_timeout = fields.Float(default=5.0, help="Seconds to open a connection.")
+    read_timeout = fields.Float(default=30.0, help="Seconds to wait for an answer.")
+    # --- Webhooks ----------------------------------------------------------
+    webhook_key = fields.Char(
+        required=True,
+        copy=False,
+        default=_new_key,
+        readonly=True,
+        help="Opaque part of the webhook URLs that identifies this backend.",
+    )
+    webhook_secret = fields.Char(
+        groups="base.group_system",
+        copy=False,
+        default=_new_secret,
+        help="Shared secret Pico sends back in the X-Pico-Webhook-Secret header.",
+    )
+    webhook_require_hmac = fields.Boolean(
+        string="Require HMAC Signature",
+        help="Also require an X-Pico-Signature header (HMAC-SHA256 of the body "
+        "with a timestamp, valid for 300 seconds). Use it when a relay in "
+        "front of Odoo signs Pico's deliveries.",
+    )
+    webhook_base_url = fields.Char(
+        string="Public Odoo URL",
+        help="Base URL Pico reaches this database at. Empty: web.base.url.",
+    )
+    webhook_completion_url = fields.Char(compute="_compute_webhook_urls")
+    webhook_version_url = fields.Char(compute="_compute_webhook_urls")
+    # --- MQTT --------------------------------------------------------------
+    mqtt_enabled = fields.Boolean(string="Use MQTT", tracking=True)
+    mqtt_host = fields.Char(string="Broker Host")
+    mqtt_port = fields.Integer(string="Broker Port", default=1883)
+    mqtt_tls = fields.Boolean(string="TLS")
+    mqtt_username = fields.Char(string="Broker Username")
+    mqtt_password = fields.Char(
+        string="Broker Password", groups="base.group_system", copy=False
+    )
+    mqtt_client_id = fields.Char(
+        string="Client ID",
+        copy=False,
+        help="Fixed MQTT client id, so the broker keeps the session between runs. "
+        "Empty: derived from the database and this backend.",
+    )
+    mqtt_topic_prefix = fields.Char(string="Topic Prefix", default="pico/plant1")
+
+    # --- Orders and processing policies ------------------------------------
+    release_trigger = fields.Selection(
+        [
+            ("confirm", "When the MO is confirmed"),
+            ("plan", "When the MO is planned"),
+            ("manual", "Only with the Send to Pico button"),
+        ],
+        default="confirm",
+        required=True,
+        tracking=True,
+        help="When a manufacturing order with a mapped BOM becomes Pico work orders.",
+    )
+    serial_source = fields.Selection(
+        [
+            ("pico", "Pico captures the serial"),
+            ("odoo", "Odoo generates the serial"),
+        ],
+        default="pico",
+        required=True,
+        tracking=True,
+        help="With 'Odoo generates', a serial is reserved in Odoo for every unit "
+        "and sent to Pico with the order.",
+    )
+    invalid_mapping_policy = fields.Selection(
+        [
+            ("refuse", "Refuse the confirmation"),
+            ("warn", "Confirm, warn and do not send"),
+        ],
+        default="refuse",
+        required=True,
+        help="What confirming a manufacturing order whose Pico mapping has "
+        "problems does.",
+    )
+    partial_close = fields.Selection(
+        [
+            ("backorder", "Close what is built, backorder the rest"),
+            ("wait", "Keep the MO open until every unit is built"),
+        ],
+        default="wait",
+        required=True,
+        help="How a manufacturing order closes when Pico reports some units only "
+        "and the planner marks it done.",
+    )
+    responsible_id = fields.Many2one(
+        "res.users",
+        string="Responsible",
+        default=lambda self: self.env.user,
+        help="Gets an activity when an exchange or event fails and the "
+        "manufacturing order has no responsible of its own.",
+    )
+    max_attempts = fields.Integer(
+        default=8,
+        help="Tries for a retryable exchange or a held event before it is dead-lettered.",
+    )
+    retry_base_delay = fields.Integer(
+        string="First Retry After (s)",
+        default=10,
+        help="Delay before the first retry; it doubles on each try, with jitter.",
+    )
+    retry_max_delay = fields.Integer(string="Longest Retry Delay (s)", default=3600)
+
+    _webhook_key_uniq = models.Constraint(
+        "UNIQUE(webhook_key)", "The webhook key must be unique."
+    )
+
+    @api.depends("webhook_key", "webhook_base_url")
+    def _compute_webhook_urls(self):
+        default_base = self.env["ir.config_parameter"].sudo().get_param("web.base.url")
+        for backend in self:
+            base = (backend.webhook_base_url or default_base or "").rstrip("/")
+            prefix = f"{base}{WEBHOOK_ROUTE}/{backend.webhook_key}"
+            backend.webhook_completion_url = f"{prefix}/completion"
+            backend.webhook_version_url = f"{prefix}/version"
+
+    # --- Core glue ---------------------------------------------------------
+    def _get_client(self):
+        """Return a core PicoClient configured from this backend."""
+        self.ensure_one()
+        backend = self.sudo()
+        if not backend.endpoint_url:
+            raise UserError(self.env._("Set the GraphQL endpoint of %s.", self.name))
+        return PicoClient(
+            backend.endpoint_url,
+            backend.api_token or "",
+            connect_timeout=backend.connect_timeout or 5.0,
+            read_timeout=backend.read_timeout or 30.0,
+        )
+
+    def _get_mqtt_client_id(self):
+        self.ensure_one()
+        if self.mqtt_client_id:
+            return self.mqtt_client_id
+        dbuuid = self.env["ir.config_parameter"].sudo().get_param("database.uuid", "")
+        return f"odoo-{dbuuid[:12]}-pico-{self.id}"
+
+    # --- Buttons -----------------------------------------------------------
+    def action_test_connection(self):
+        """Run a real GraphQL query and report the answer in a notification."""
+        self.ensure_one()
+        try:
+            subscriptions = self._get_client().webhook_subscriptions()
+        except PicoError as exc:
+            return self._notify(
+                self.env._("Connection to Pico failed"),
+                self.env._("%(error)s", error=exc),
+                "danger",
+            )
+        return self._notify(
+            self.env._("Connection to Pico works"),
+            self.env._(
+                "%(url)s answered; %(count)s webhook subscription(s) registered.",
+                url=self.endpoint_url,
+                count=len(subscriptions),
+            ),
+            "success",
+        )
+
+    def action_rotate_webhook_secret(self):
+        """Generate a new shared secret; Pico must be re-registered with it."""
+        for backend in self:
+            backend.sudo().webhook_secret = _new_secret()
+            backend.message_post(
+                body=self.env._("Webhook secret rotated; register the webhooks again.")
+            )
+        return True
+
+    def _notify(self, title, message, kind):
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": title,
+                "message": message,
+                "type": kind,
+                "sticky": kind == "danger",
+            },
+        }

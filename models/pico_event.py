@@ -1,0 +1,346 @@
+# Copyright 2026 The mrp_pico_mes authors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import logging
+import traceback
+
+from psycopg2 import errors as pg_errors
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError, ValidationError
+from odoo.modules import module as odoo_module
+
+from ..core import inbox
+from ..core.errors import PayloadError
+
+_logger = logging.getLogger(__name__)
+
+TRACEBACK_LIMIT = 20000
+
+
+class PicoEvent(models.Model):
+    """The inbox: one row per event received from Pico, whatever the door.
+
+    Doors (webhook controller, MQTT subscriber, reconciliation) only store rows
+    through `_pico_store`; `_process_events` applies them through the handler model
+    of their type. Rows are written only by these methods: users read them and
+    press Retry/Replay.
+    """
+
+    _name = "pico.event"
+    _description = "Pico MES Event"
+    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _order = "received_at desc, id desc"
+    # Users only read events, yet may comment on them and get activities.
+    _mail_post_access = "read"
+
+    # event_type -> model whose `_pico_handle_event(event)` applies it.
+    _EVENT_HANDLERS = {
+        inbox.PRODUCTION_VERSION: "pico.operation",
+        inbox.COMPLETION: "pico.work.order",
+    }
+
+    backend_id = fields.Many2one(
+        "pico.backend", required=True, readonly=True, index=True, ondelete="cascade"
+    )
+    company_id = fields.Many2one(
+        related="backend_id.company_id", store=True, index=True, readonly=True
+    )
+    event_type = fields.Selection(inbox.EVENT_TYPES, required=True, readonly=True)
+    source = fields.Selection(
+        [
+            ("webhook", "Webhook"),
+            ("mqtt", "MQTT"),
+            ("poll", "Reconciliation"),
+            ("manual", "Manual"),
+        ],
+        required=True,
+        readonly=True,
+    )
+    idempotency_key = fields.Char(required=True, readonly=True, index=True)
+    topic = fields.Char(readonly=True, help="MQTT topic the event arrived on.")
+    payload = fields.Text(readonly=True, help="The body exactly as received.")
+    data = fields.Json(readonly=True, help="The event object, unwrapped.")
+    external_order_id = fields.Char(readonly=True, index=True)
+    order_index = fields.Integer(readonly=True)
+    production_id = fields.Many2one(
+        "mrp.production", readonly=True, index="btree_not_null"
+    )
+    mes_time = fields.Datetime(
+        string="MES Time",
+        readonly=True,
+        help="When the event happened, by Pico's (or the station's) clock.",
+    )
+    received_at = fields.Datetime(
+        default=fields.Datetime.now,
+        required=True,
+        readonly=True,
+        help="When Odoo accepted the event, by Odoo's clock.",
+    )
+    processed_at = fields.Datetime(readonly=True)
+    state = fields.Selection(
+        inbox.STATES,
+        default=inbox.RECEIVED,
+        required=True,
+        readonly=True,
+        index=True,
+    )
+    attempts = fields.Integer(readonly=True)
+    next_attempt_at = fields.Datetime(readonly=True, index=True)
+    result = fields.Text(readonly=True)
+    error = fields.Text(readonly=True)
+    error_class = fields.Char(readonly=True)
+    traceback = fields.Text(readonly=True)
+    retryable = fields.Boolean(compute="_compute_retryable")
+
+    _backend_key_uniq = models.Constraint(
+        "UNIQUE(backend_id, idempotency_key)",
+        "This event was already received.",
+    )
+
+    @api.depends("event_type", "external_order_id", "order_index")
+    def _compute_display_name(self):
+        labels = dict(self._fields["event_type"]._description_selection(self.env))
+        for event in self:
+            name = labels.get(event.event_type, event.event_type or "")
+            if event.external_order_id:
+                name = f"{name} {event.external_order_id}/{event.order_index}"
+            event.display_name = name
+
+    @api.depends("state")
+    def _compute_retryable(self):
+        for event in self:
+            event.retryable = event.state in inbox.REPLAYABLE
+
+    # --- Doors -----------------------------------------------------------------
+    @api.model
+    def _pico_store(self, backend, intake, source, payload=None, topic=None):
+        """Store an accepted event once; return (event, created)."""
+        existing = self._pico_find(backend, intake.key)
+        if existing:
+            return existing, False
+        vals = {
+            "backend_id": backend.id,
+            "event_type": intake.event_type,
+            "source": source,
+            "idempotency_key": intake.key,
+            "topic": topic,
+            "payload": payload,
+            "data": intake.data,
+            "external_order_id": intake.external_order_id,
+            "order_index": intake.order_index,
+            "mes_time": intake.mes_time,
+        }
+        model = self.with_context(
+            mail_create_nolog=True, mail_create_nosubscribe=True, tracking_disable=True
+        )
+        try:
+            with self.env.cr.savepoint():
+                event = model.create(vals)
+        except pg_errors.UniqueViolation:
+            # A concurrent delivery of the same event won the race.
+            return self._pico_find(backend, intake.key), False
+        return event, True
+
+    @api.model
+    def _pico_find(self, backend, key):
+        return self.search(
+            [("backend_id", "=", backend.id), ("idempotency_key", "=", key)], limit=1
+        )
+
+    @api.model
+    def _pico_trigger(self):
+        """Ask the processor cron to run as soon as possible."""
+        cron = self.env.ref("mrp_pico_mes.ir_cron_pico_event_process", False)
+        if cron:
+            cron.sudo()._trigger()
+
+    @api.model
+    def _pico_wake_held(self, backend, external_order_ids):
+        """Retry held events of orders that just became known, without waiting."""
+        held = self.search(
+            [
+                ("backend_id", "=", backend.id),
+                ("state", "=", inbox.HELD),
+                ("external_order_id", "in", list(external_order_ids)),
+            ]
+        )
+        if held:
+            held.write({"next_attempt_at": fields.Datetime.now()})
+            self._pico_trigger()
+        return held
+
+    # --- Processor -------------------------------------------------------------
+    @api.model
+    def _cron_process_events(self, limit=500):
+        """Cron entry point: apply due events, committing after each one."""
+        return self._process_events(limit=limit)
+
+    @api.model
+    def _process_events(self, ids=None, limit=None, commit=None):
+        """Apply due events (all, or among `ids`); return how many were processed.
+
+        Each event is claimed with FOR UPDATE SKIP LOCKED, so several workers never
+        apply one event twice. `commit` defaults to True except under tests.
+        """
+        if commit is None:
+            commit = not odoo_module.current_test
+        processed = 0
+        while limit is None or processed < limit:
+            event = self._pico_claim_next(ids, commit)
+            if not event:
+                break
+            event._pico_process_one()
+            processed += 1
+            if commit:
+                self.env.cr.commit()
+        return processed
+
+    def _pico_due_domain_sql(self):
+        return (
+            "state IN %s AND (next_attempt_at IS NULL "
+            "OR next_attempt_at <= (now() AT TIME ZONE 'UTC'))"
+        )
+
+    @api.model
+    def _pico_claim_next(self, ids, commit):
+        self.env.flush_all()
+        query = f"""
+            SELECT id FROM pico_event
+             WHERE {self._pico_due_domain_sql()}
+               {"AND id IN %s" if ids else ""}
+          ORDER BY COALESCE(mes_time, received_at), id
+             LIMIT 1
+               FOR NO KEY UPDATE SKIP LOCKED
+        """
+        params = [(inbox.RECEIVED, inbox.HELD)]
+        if ids:
+            params.append(tuple(ids))
+        for _try in range(5):
+            try:
+                self.env.cr.execute(query, params)
+                break
+            except pg_errors.SerializationFailure:
+                # Another worker finished a row after our snapshot: start afresh.
+                if not commit:
+                    raise
+                self.env.cr.rollback()
+        else:
+            return self.browse()
+        row = self.env.cr.fetchone()
+        return self.browse(row[0]) if row else self.browse()
+
+    def _pico_process_one(self):
+        """Apply one claimed event and record the outcome in a single write."""
+        self.ensure_one()
+        backend = self.backend_id
+        attempts = self.attempts + 1
+        vals = {"attempts": attempts}
+        handler = self._EVENT_HANDLERS.get(self.event_type)
+        try:
+            if not handler or handler not in self.env:
+                raise UserError(
+                    self.env._("No processor for %s events.", self.event_type)
+                )
+            with self.env.cr.savepoint():
+                result = (
+                    self.env[handler]
+                    .with_company(backend.company_id)
+                    ._pico_handle_event(self)
+                )
+        except inbox.EventHeld as exc:
+            state, next_at = inbox.after_hold(
+                attempts,
+                backend.max_attempts or 1,
+                fields.Datetime.now(),
+                base=backend.retry_base_delay or 10,
+                cap=backend.retry_max_delay or 3600,
+            )
+            vals.update(
+                state=state, next_attempt_at=next_at, error=str(exc), error_class="held"
+            )
+        except (UserError, ValidationError, PayloadError) as exc:
+            vals.update(
+                state=inbox.FAILED,
+                next_attempt_at=False,
+                error=str(exc.args[0] if exc.args else exc),
+                error_class=type(exc).__name__,
+                traceback=False,
+            )
+        except Exception as exc:  # noqa: BLE001 - anything else must be kept visibly
+            _logger.warning("Pico event %s failed: %s", self.id, exc)
+            vals.update(
+                state=inbox.FAILED,
+                next_attempt_at=False,
+                error=str(exc) or type(exc).__name__,
+                error_class=type(exc).__name__,
+                traceback=traceback.format_exc()[-TRACEBACK_LIMIT:],
+            )
+        else:
+            vals.update(
+                state=inbox.DONE,
+                next_attempt_at=False,
+                processed_at=fields.Datetime.now(),
+                result=result if isinstance(result, str) else False,
+                error=False,
+                error_class=False,
+                traceback=False,
+            )
+        self.write(vals)
+        if self.state in (inbox.FAILED, inbox.DEAD):
+            self._pico_notify_failure()
+
+    def _pico_notify_failure(self):
+        """Show a failure where people look: the MO's chatter and an activity."""
+        for event in self:
+            body = self.env._(
+                "Pico event %(event)s could not be applied: %(error)s",
+                event=event.display_name,
+                error=event.error,
+            )
+            target = event.production_id or event
+            if event.production_id:
+                event.production_id.message_post(body=body)
+            user = (
+                event.production_id.user_id
+                or event.backend_id.responsible_id
+                or self.env.ref("base.user_admin", False)
+            )
+            if user:
+                target.activity_schedule(
+                    "mail.mail_activity_data_warning",
+                    summary=self.env._("Pico event failed"),
+                    note=body,
+                    user_id=user.id,
+                )
+
+    # --- Buttons ---------------------------------------------------------------
+    def action_retry(self):
+        """Send failed, held or dead events back to the processor."""
+        events = self.filtered("retryable")
+        if not events:
+            raise UserError(self.env._("Only failed, held or dead events can be retried."))
+        events.sudo().write(
+            {
+                "state": inbox.RECEIVED,
+                "attempts": 0,
+                "next_attempt_at": False,
+            }
+        )
+        for event in events:
+            event.message_post(body=self.env._("Sent back to processing."))
+        self._pico_trigger()
+        return True
+
+    def action_process_now(self):
+        """Apply these events now, in the user's transaction (useful after a fix)."""
+        self.sudo()._process_events(ids=self.ids, commit=False)
+        return True
+
+    def action_open_production(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "mrp.production",
+            "res_id": self.production_id.id,
+            "view_mode": "form",
+        }
