@@ -1,0 +1,20 @@
+"""Retry schedule: exponential backoff with a cap and jitter."""
+
+import random
+
+
+def retry_delay(attempt, base=10, factor=2, cap=3600, jitter=0.25, rand=random.random):
+    """Return the seconds to wait before retry number `attempt` (1 = first retry)."""
+    if rand is None:
+        rand = random.random
+    if attempt < 1:
+        raise ValueError(f"attempt must be 1 or more, got {attempt!r}")
+    try:
+        delay = float(base) * float(factor) ** (attempt - 1)
+    except OverflowError:
+        delay = float(cap)
+    delay = min(delay, float(cap))
+    # Spread retries by +/- jitter so rows that failed together do not all come back
+    # in the same second; the cap still bounds the wait.
+    delay *= 1.0 + jitter * (2.0 * rand() - 1.0)
+    return max(0.0, min(delay, float(cap)))

@@ -1,0 +1,232 @@
+"""Pico GraphQL client with error classification."""
+
+import json
+import logging
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from . import documents
+from .errors import PicoPermanentError, PicoRetryableError
+
+_logger = logging.getLogger(__name__)
+
+TOKEN_HEADER = "x-pico-api-org"
+RETRYABLE_STATUSES = frozenset({408, 429})
+# Long enough to keep an HTML error page's gist in a message shown on a queue row.
+MESSAGE_LIMIT = 500
+
+
+def _error_from_json(payload):
+    """Return (message, code) of the first GraphQL error in a parsed answer, or None."""
+    if not isinstance(payload, dict):
+        return None
+    errors = payload.get("errors")
+    if not errors or not isinstance(errors, list):
+        return None
+    first = errors[0] if isinstance(errors[0], dict) else {"message": str(errors[0])}
+    message = str(first.get("message") or "GraphQL error without a message")
+    extensions = first.get("extensions")
+    code = extensions.get("code") if isinstance(extensions, dict) else None
+    return message, code
+
+
+def _field(data, name):
+    """Return data[name], or raise a permanent error when Pico left it out."""
+    if data.get(name) is None:
+        raise PicoPermanentError(f"Pico's answer has no {name!r} field")
+    return data[name]
+
+
+class _TimeoutAdapter(HTTPAdapter):
+    """Applies the client's (connect, read) timeouts to every request it sends."""
+
+    def __init__(self, timeout, **kwargs):
+        self._timeout = timeout
+        super().__init__(**kwargs)
+
+    def send(self, request, timeout=None, **kwargs):
+        return super().send(request, timeout=timeout or self._timeout, **kwargs)
+
+
+class PicoClient:
+    """Minimal GraphQL-over-HTTP client for one Pico instance."""
+
+    def __init__(
+        self, endpoint, token, connect_timeout=5.0, read_timeout=30.0, session=None
+    ):
+        self.endpoint = endpoint
+        self._token = token
+        self.timeout = (connect_timeout, read_timeout)
+        self.session = session if session is not None else requests.Session()
+        # Timeouts live on the transport rather than on each call, so that wrappers
+        # of Session.send (test harnesses, proxies) never see or alter the tuple.
+        adapter = _TimeoutAdapter(self.timeout)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+
+    def __repr__(self):
+        # The token is a credential: keep it out of reprs, logs and tracebacks.
+        return f"<PicoClient {self.endpoint}>"
+
+    def close(self):
+        """Close the underlying HTTP session."""
+        self.session.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def execute(self, document, variables=None, operation_name=None):
+        """Send one GraphQL document and return its `data` object."""
+        body = {"query": document}
+        if variables is not None:
+            body["variables"] = variables
+        if operation_name:
+            body["operationName"] = operation_name
+        headers = {
+            TOKEN_HEADER: self._token or "",
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+        }
+        try:
+            response = self.session.post(
+                self.endpoint,
+                data=json.dumps(body),
+                headers=headers,
+                # A redirected POST turns into a GET and loses the body; a redirect
+                # means a wrong endpoint, which the user must fix.
+                allow_redirects=False,
+            )
+        except requests.Timeout as exc:
+            raise PicoRetryableError(f"timeout calling Pico: {exc}") from exc
+        except (
+            requests.ConnectionError,
+            requests.exceptions.ChunkedEncodingError,
+        ) as exc:
+            raise PicoRetryableError(f"cannot reach Pico: {exc}") from exc
+        except requests.RequestException as exc:
+            # Invalid URL, missing schema and the like: retrying changes nothing.
+            raise PicoPermanentError(f"invalid request to Pico: {exc}") from exc
+        _logger.debug(
+            "Pico answered HTTP %s to %s", response.status_code, self.endpoint
+        )
+        return self._handle(response)
+
+    def _handle(self, response):
+        """Return the `data` of a response or raise the matching PicoError."""
+        status = response.status_code
+        text = response.text or ""
+        try:
+            payload = response.json()
+        except ValueError:
+            payload = None
+        if not 200 <= status < 300:
+            error = _error_from_json(payload)
+            if error:
+                message, code = error
+            else:
+                message = (
+                    text.strip()[:MESSAGE_LIMIT] or f"HTTP {status} {response.reason}"
+                )
+                code = None
+            if status in RETRYABLE_STATUSES or status >= 500:
+                cls = PicoRetryableError
+            else:
+                cls = PicoPermanentError
+            raise cls(message, status=status, code=code, body=text)
+        if payload is None:
+            raise PicoPermanentError(
+                "Pico answered with a body that is not JSON", status=status, body=text
+            )
+        error = _error_from_json(payload)
+        if error:
+            message, code = error
+            raise PicoPermanentError(message, status=status, code=code, body=text)
+        data = payload.get("data") if isinstance(payload, dict) else None
+        if not isinstance(data, dict):
+            raise PicoPermanentError(
+                "Pico answered without a data object", status=status, body=text
+            )
+        return data
+
+    def operations(self):
+        """Return every Operation (product or process) as a list of dicts."""
+        return _field(self.execute(documents.OPERATIONS_QUERY), "operations")
+
+    def sub_operations(self):
+        """Return every parent/child link between operations."""
+        return _field(self.execute(documents.SUB_OPERATIONS_QUERY), "subOperations")
+
+    def operation_order_completes(self):
+        """Return every completion Pico has recorded, as it lists them."""
+        data = self.execute(documents.OPERATION_ORDER_COMPLETES_QUERY)
+        return _field(data, "operationOrderCompletes")
+
+    def webhook_subscriptions(self):
+        """Return the registered webhook subscriptions."""
+        data = self.execute(documents.WEBHOOK_SUBSCRIPTIONS_QUERY)
+        return _field(data, "webhookSubscriptions")
+
+    def save_order(
+        self,
+        operation_id,
+        external_order_id,
+        order_index,
+        reserved_serial=None,
+        optional_operation_ids=None,
+        secondary_external_order_id=None,
+    ):
+        """Create or update one operation order unit and return Pico's message."""
+        order = {
+            "operationId": operation_id,
+            "externalOrderId": external_order_id,
+            "orderIndex": order_index,
+        }
+        if reserved_serial:
+            order["reservedSerialNumber"] = reserved_serial
+        if optional_operation_ids:
+            order["selectOptionalOperationIds"] = list(optional_operation_ids)
+        if secondary_external_order_id:
+            order["secondaryExternalOrderId"] = secondary_external_order_id
+        data = self.execute(documents.SAVE_ORDER_MUTATION, {"input": order})
+        return _field(_field(data, "operationOrderSave"), "message")
+
+    def cancel_order(
+        self, operation_id, external_order_id, order_index=None, cancel_all=False
+    ):
+        """Cancel one unstarted unit, or all with cancel_all; return the message."""
+        # Pico distinguishes "no index" from index 0 only through cancelAll, so the
+        # caller must say which one it means.
+        if cancel_all == (order_index is not None):
+            raise ValueError("give either order_index or cancel_all=True, not both")
+        order = {"operationId": operation_id, "externalOrderId": external_order_id}
+        if cancel_all:
+            order["cancelAll"] = True
+        else:
+            order["orderIndex"] = order_index
+        data = self.execute(documents.CANCEL_ORDER_MUTATION, {"input": order})
+        return _field(_field(data, "operationOrderCancel"), "message")
+
+    def subscribe_webhook(
+        self, subscription_id, response_fragment, webhook_url, headers
+    ):
+        """Register (or replace) a webhook and return its subscription handle."""
+        request = {
+            "subscriptionID": subscription_id,
+            "responseFragment": response_fragment,
+            "webhookUrl": webhook_url,
+        }
+        if headers is not None:
+            request["webhookHeaders"] = headers
+        data = self.execute(documents.SUBSCRIBE_WEBHOOK_MUTATION, {"input": request})
+        return data.get("webhookSubscribe") or {}
+
+    def unsubscribe_webhook(self, subscription_id):
+        """Remove a webhook; return True when Pico removed one."""
+        data = self.execute(
+            documents.UNSUBSCRIBE_WEBHOOK_MUTATION, {"subscriptionID": subscription_id}
+        )
+        return bool(data.get("webhookUnsubscribe"))
