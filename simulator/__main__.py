@@ -1,0 +1,64 @@
+"""Run the simulator alone: `python -m simulator --port 8077` from the repo root."""
+
+import argparse
+import contextlib
+import logging
+import signal
+import threading
+
+from .server import BODY_STYLES, PicoSimulator
+
+
+def parse_args(argv=None):
+    """Parse the command line."""
+    parser = argparse.ArgumentParser(
+        prog="python -m simulator", description="Pico MES simulator on 127.0.0.1"
+    )
+    parser.add_argument("--port", type=int, default=8077, help="0 picks a free port")
+    parser.add_argument("--fixture", help="JSON file with operations/subOperations")
+    parser.add_argument("--token", default="sim-token", help="x-pico-api-org value")
+    parser.add_argument("--mqtt-host", help="publish events to this broker")
+    parser.add_argument("--mqtt-port", type=int, default=1883)
+    parser.add_argument("--mqtt-prefix", default="pico/sim")
+    parser.add_argument("--body-style", choices=BODY_STYLES, default="wrapped")
+    parser.add_argument("--hmac-secret", help="sign webhooks with X-Pico-Signature")
+    parser.add_argument("--verbose", action="store_true", help="log every request")
+    return parser.parse_args(argv)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def main(argv=None):
+    """Start the simulator and serve until interrupted."""
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING)
+    simulator = PicoSimulator(
+        port=args.port,
+        token=args.token,
+        fixture=args.fixture,
+        body_style=args.body_style,
+        mqtt_host=args.mqtt_host,
+        mqtt_port=args.mqtt_port,
+        mqtt_prefix=args.mqtt_prefix,
+        hmac_secret=args.hmac_secret,
+    )
+    # SIGTERM (e.g. from a test or a process manager) ends as cleanly as Ctrl-C.
+    signal.signal(signal.SIGTERM, _interrupt)
+    simulator.start()
+    # The one line a user or a test waits for; stdout, not logging, by design.
+    print(  # pylint: disable=print-used
+        f"Pico simulator on {simulator.url} (token {simulator.token}, "
+        f"control {simulator.control_url})",
+        flush=True,
+    )
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
+    finally:
+        simulator.stop()
+
+
+if __name__ == "__main__":
+    main()
