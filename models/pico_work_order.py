@@ -1,0 +1,505 @@
+# Copyright 2026 The mrp_pico_mes authors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import json
+from datetime import timezone
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+
+from ..core import completion as completion_core
+from ..core import inbox, outbox
+from ..core.errors import PayloadError
+from ..core.payloads import parse_completion
+
+QUEUED = "queued"
+SENT = "sent"
+PROGRESS = "progress"
+DONE = "done"
+CANCELLED = "cancelled"
+ERROR = "error"
+STATES = [
+    (QUEUED, "Queued"),
+    (SENT, "Sent"),
+    (PROGRESS, "In progress"),
+    (DONE, "Done"),
+    (CANCELLED, "Cancelled"),
+    (ERROR, "Error"),
+]
+# Units that still stand for work in Pico (or may, after an error).
+LIVE_STATES = (QUEUED, SENT, PROGRESS, ERROR)
+# Units Pico has not started as far as Odoo knows: the first ones to withdraw.
+UNSTARTED_STATES = (QUEUED, SENT, ERROR)
+
+
+def _naive(moment):
+    """Odoo's datetime (naive UTC) of an aware datetime; False for None."""
+    if not moment:
+        return False
+    return moment.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+class PicoWorkOrder(models.Model):
+    """One unit of one Pico operation order: what Pico calls an operation order
+    with an `orderIndex`. A manufacturing order of N units has N rows; a manual
+    order (testing, no MO) has rows without a manufacturing order.
+
+    The state follows the exchanges sent for the unit (queued -> sent, cancelled,
+    error) and the completions received (progress, done).
+    """
+
+    _name = "pico.work.order"
+    _description = "Pico MES Work Order"
+    _order = "id desc"
+    _rec_names_search = ("external_order_id", "production_id")
+
+    backend_id = fields.Many2one(
+        "pico.backend", required=True, readonly=True, index=True, ondelete="cascade"
+    )
+    company_id = fields.Many2one(
+        related="backend_id.company_id", store=True, index=True, readonly=True
+    )
+    production_id = fields.Many2one(
+        "mrp.production",
+        string="Manufacturing Order",
+        readonly=True,
+        index="btree_not_null",
+        ondelete="cascade",
+    )
+    product_id = fields.Many2one(related="production_id.product_id")
+    operation_id = fields.Many2one(
+        "pico.operation", required=True, readonly=True, ondelete="restrict"
+    )
+    operation_pico_id = fields.Char(
+        string="Pico Operation ID", required=True, readonly=True, index=True
+    )
+    external_order_id = fields.Char(required=True, readonly=True, index=True)
+    order_index = fields.Integer(required=True, readonly=True)
+    manual = fields.Boolean(
+        readonly=True, help="Created by hand in Odoo, without a manufacturing order."
+    )
+    reserved_lot_id = fields.Many2one(
+        "stock.lot",
+        string="Reserved Serial",
+        readonly=True,
+        help="Serial Odoo reserved for this unit and sent to Pico.",
+    )
+    reserved_serial = fields.Char(
+        string="Reserved Serial Number",
+        readonly=True,
+        help="The reservedSerialNumber sent to Pico, if any.",
+    )
+    state = fields.Selection(
+        STATES, default=QUEUED, required=True, readonly=True, index=True
+    )
+    cancel_requested = fields.Boolean(
+        readonly=True, help="A cancel has been queued for this unit."
+    )
+    produced_lot_id = fields.Many2one("stock.lot", readonly=True)
+    produced_serial = fields.Char(readonly=True, help="Serial captured by Pico.")
+    started_at = fields.Datetime(readonly=True, help="By Pico's clock.")
+    completed_at = fields.Datetime(
+        readonly=True, help="When Pico completed the unit, by Pico's clock."
+    )
+    received_at = fields.Datetime(
+        string="Completion Received",
+        readonly=True,
+        help="When Odoo received the completion, by Odoo's clock.",
+    )
+    station = fields.Char(readonly=True, help="Station that completed the unit.")
+    operator_id = fields.Many2one(
+        "pico.operator", readonly=True, index="btree_not_null"
+    )
+    operator_user_id = fields.Many2one(
+        related="operator_id.user_id", string="Operator User"
+    )
+    cycle_time = fields.Float(
+        string="Cycle Time (min)", readonly=True, help="As Pico measured it."
+    )
+    completion_event_id = fields.Many2one("pico.event", readonly=True)
+    last_error = fields.Text(readonly=True)
+    exchange_ids = fields.One2many("pico.exchange", "work_order_id", readonly=True)
+    exchange_count = fields.Integer(compute="_compute_exchange_count")
+
+    _unit_uniq = models.Constraint(
+        "UNIQUE(backend_id, external_order_id, operation_pico_id, order_index)",
+        "This Pico order unit exists already.",
+    )
+
+    @api.depends("external_order_id", "order_index", "operation_id.name")
+    def _compute_display_name(self):
+        for unit in self:
+            unit.display_name = (
+                f"{unit.external_order_id or ''}/{unit.order_index} "
+                f"{unit.operation_id.name or ''}"
+            ).strip()
+
+    @api.depends("exchange_ids")
+    def _compute_exchange_count(self):
+        for unit in self:
+            unit.exchange_count = len(unit.exchange_ids)
+
+    # --- Creation ----------------------------------------------------------------
+    @api.model
+    def _pico_next_index(self, backend, external_order_id, operation):
+        """First order index never used for this order id and operation."""
+        used = self.sudo().search(
+            [
+                ("backend_id", "=", backend.id),
+                ("external_order_id", "=", external_order_id),
+                ("operation_pico_id", "=", operation.pico_id),
+            ],
+            order="order_index desc",
+            limit=1,
+        )
+        return used.order_index + 1 if used else 0
+
+    @api.model
+    def _pico_create_units(
+        self, backend, operation, external_order_id, count, production=None, lots=None
+    ):
+        """Create `count` new units and queue their save; return them."""
+        start = self._pico_next_index(backend, external_order_id, operation)
+        lots = list(lots or [])
+        vals_list = []
+        for offset in range(count):
+            lot = lots[offset] if offset < len(lots) else None
+            vals_list.append(
+                {
+                    "backend_id": backend.id,
+                    "production_id": production.id if production else False,
+                    "operation_id": operation.id,
+                    "operation_pico_id": operation.pico_id,
+                    "external_order_id": external_order_id,
+                    "order_index": start + offset,
+                    "manual": not production,
+                    "reserved_lot_id": lot.id if lot else False,
+                    "reserved_serial": lot.name if lot else False,
+                }
+            )
+        units = self.sudo().create(vals_list)
+        units._pico_queue(outbox.SAVE)
+        # Completions that arrived before Odoo knew the order are retried at once.
+        self.env["pico.event"].sudo()._pico_wake_held(backend, [external_order_id])
+        return units
+
+    def _pico_request(self, kind):
+        """The GraphQL input of a save or a cancel of this unit."""
+        self.ensure_one()
+        payload = {
+            "operationId": self.operation_pico_id,
+            "externalOrderId": self.external_order_id,
+            "orderIndex": self.order_index,
+        }
+        if kind == outbox.SAVE and self.reserved_serial:
+            payload["reservedSerialNumber"] = self.reserved_serial
+        return json.dumps(payload, indent=2, sort_keys=True)
+
+    def _pico_queue(self, kind):
+        """Queue one exchange of `kind` per unit, in this transaction."""
+        return self.env["pico.exchange"]._pico_enqueue(
+            [
+                {
+                    "backend_id": unit.backend_id.id,
+                    "production_id": unit.production_id.id,
+                    "work_order_id": unit.id,
+                    "kind": kind,
+                    "operation_pico_id": unit.operation_pico_id,
+                    "external_order_id": unit.external_order_id,
+                    "order_index": unit.order_index,
+                    "request": unit._pico_request(kind),
+                }
+                for unit in self
+            ]
+        )
+
+    def _pico_request_cancel(self):
+        """Queue a cancel for every live unit; return the units concerned."""
+        units = self.filtered(
+            lambda unit: unit.state in LIVE_STATES and not unit.cancel_requested
+        )
+        if units:
+            units.sudo().write({"cancel_requested": True})
+            units._pico_queue(outbox.CANCEL)
+        return units
+
+    # --- Outcomes ----------------------------------------------------------------
+    def _pico_after_exchange(self, exchange):
+        """Update the unit after the sender recorded the outcome of `exchange`."""
+        for unit in self.sudo():
+            vals = {}
+            if exchange.kind == outbox.SAVE:
+                if unit.cancel_requested or unit.state in (DONE, CANCELLED):
+                    continue
+                if exchange.state == outbox.DONE:
+                    vals = {"last_error": False}
+                    if unit.state in (QUEUED, ERROR):
+                        vals["state"] = SENT
+                elif exchange.state == outbox.RETRY_WAIT:
+                    vals = {"last_error": exchange.error}
+                elif exchange.state in outbox.ERROR_STATES:
+                    vals = {"state": ERROR, "last_error": exchange.error}
+            elif exchange.kind == outbox.CANCEL:
+                if exchange.state == outbox.DONE:
+                    vals = {"state": CANCELLED, "last_error": False}
+                elif exchange.state == outbox.RETRY_WAIT:
+                    vals = {"last_error": exchange.error}
+                elif exchange.error_code == outbox.ORDER_STARTED:
+                    # Pico refused: an operator has the unit. It goes on in Pico.
+                    vals = {
+                        "cancel_requested": False,
+                        "last_error": exchange.error,
+                        "state": PROGRESS if unit.state != DONE else DONE,
+                    }
+                elif exchange.state in outbox.ERROR_STATES:
+                    vals = {
+                        "cancel_requested": False,
+                        "last_error": exchange.error,
+                        "state": ERROR if unit.state != DONE else DONE,
+                    }
+            if vals:
+                unit.write(vals)
+
+    # --- Hooks for the completion processor --------------------------------------
+    @api.model
+    def _pico_find_units(
+        self, backend, external_order_id, order_index=None, operation_pico_id=None
+    ):
+        """Units of an order id (one index, one operation when given)."""
+        domain = [
+            ("backend_id", "=", backend.id),
+            ("external_order_id", "=", external_order_id),
+        ]
+        if order_index is not None:
+            domain.append(("order_index", "=", order_index))
+        if operation_pico_id:
+            domain.append(("operation_pico_id", "=", operation_pico_id))
+        return self.sudo().search(domain)
+
+    def _pico_mark_progress(self, started_at=None):
+        """Pico reported work on the unit (a child process completed)."""
+        units = self.filtered(lambda unit: unit.state in (QUEUED, SENT, ERROR))
+        vals = {"state": PROGRESS}
+        if started_at:
+            vals["started_at"] = started_at
+        units.sudo().write(vals)
+        return units
+
+    def _pico_mark_done(self, completed_at, serial=None, lot=None, started_at=None):
+        """Pico reported the unit completed."""
+        vals = {
+            "state": DONE,
+            "completed_at": completed_at,
+            "produced_serial": serial or False,
+            "produced_lot_id": lot.id if lot else False,
+            "last_error": False,
+        }
+        if started_at:
+            vals["started_at"] = started_at
+        self.sudo().write(vals)
+        return self
+
+    # --- Completions ---------------------------------------------------------------
+    def _pico_as_core(self):
+        self.ensure_one()
+        return completion_core.Unit(
+            key=self.id,
+            operation_id=self.operation_pico_id,
+            state=self.state,
+            order_index=self.order_index,
+            reserved_serial=self.reserved_serial or None,
+        )
+
+    @api.model
+    def _pico_event_units(self, event):
+        """Units a completion event refers to; empty when unknown or unreadable."""
+        data = event.data if isinstance(event.data, dict) else {}
+        external_order_id = data.get("externalOrderId")
+        index = data.get("orderIndex")
+        if not external_order_id:
+            return self.browse()
+        return self._pico_find_units(
+            event.backend_id,
+            str(external_order_id),
+            index if isinstance(index, int) and not isinstance(index, bool) else 0,
+        )
+
+    @api.model
+    def _pico_event_production(self, event):
+        """The manufacturing order an event is about, for its chatter and filters."""
+        return self._pico_event_units(event).production_id[:1]
+
+    @api.model
+    def _pico_handle_event(self, event):
+        """Apply one completion event (the inbox processor calls it)."""
+        completion = parse_completion(event.data or {})
+        units = self._pico_find_units(
+            event.backend_id, completion.external_order_id, completion.order_index or 0
+        )
+        decision = completion_core.decide(
+            completion, [unit._pico_as_core() for unit in units]
+        )
+        if decision.kind == completion_core.HOLD:
+            raise inbox.EventHeld(
+                self.env._(
+                    "Odoo knows no Pico work order %(order)s/%(index)s yet.",
+                    order=completion.external_order_id,
+                    index=completion.order_index or 0,
+                )
+            )
+        unit = units.browse(decision.unit.key)
+        if decision.kind == completion_core.CHILD:
+            return unit._pico_apply_child(completion)
+        if decision.kind == completion_core.ALREADY_DONE:
+            return self.env._(
+                "Unit %s was already completed: this completion has no effect.",
+                unit.display_name,
+            )
+        if decision.kind == completion_core.REFUSED:
+            raise UserError(
+                completion_core.CompletionError(
+                    "unit_cancelled", unit=unit.display_name
+                ).render(self.env._)
+            )
+        return unit._pico_apply_completion(completion, event)
+
+    def _pico_apply_child(self, completion):
+        """Record the completion of a process Pico spawned for this unit."""
+        self.ensure_one()
+        self.env["pico.operator"]._pico_get(self.backend_id, completion.operator)
+        timing = completion_core.timing(completion)
+        self._pico_mark_progress(started_at=_naive(timing.start or timing.end))
+        message = self.env._(
+            "Pico completed %(operation)s for unit %(unit)s (station: %(station)s, "
+            "operator: %(operator)s, %(minutes)s min). Nothing is produced until the "
+            "unit itself is completed.",
+            operation=completion.operation_name or completion.operation_id or "?",
+            unit=self.display_name,
+            station=completion.station or "-",
+            operator=completion.operator or "-",
+            minutes=round(timing.minutes or 0.0, 2),
+        )
+        if self.production_id:
+            self.production_id.message_post(body=message)
+        return message
+
+    def _pico_apply_completion(self, completion, event):
+        """Apply the completion of this unit's ordered operation."""
+        self.ensure_one()
+        operator = self.env["pico.operator"]._pico_get(
+            self.backend_id, completion.operator
+        )
+        if self.production_id:
+            return self.production_id._pico_apply_completion(
+                self, completion, event, operator
+            )
+        timing = completion_core.timing(completion)
+        self._pico_record_completion(
+            completion, event, operator, timing, completion.produced_serial
+        )
+        return self.env._(
+            "Unit %s has no manufacturing order: marked done, nothing produced.",
+            self.display_name,
+        )
+
+    def _pico_record_completion(
+        self, completion, event, operator, timing, serial, lot=None
+    ):
+        """Store what Pico reported on the unit and mark it done."""
+        self.ensure_one()
+        self._pico_mark_done(
+            _naive(completion.at),
+            serial=serial,
+            lot=lot,
+            started_at=_naive(timing.start),
+        )
+        self.sudo().write(
+            {
+                "station": completion.station or False,
+                "operator_id": operator.id,
+                "cycle_time": timing.minutes or 0.0,
+                "received_at": event.received_at,
+                "completion_event_id": event.id,
+            }
+        )
+
+    def _pico_child_completions(self):
+        """Completions of this unit's child processes already recorded, by operation."""
+        self.ensure_one()
+        events = (
+            self.env["pico.event"]
+            .sudo()
+            .search(
+                [
+                    ("backend_id", "=", self.backend_id.id),
+                    ("event_type", "=", inbox.COMPLETION),
+                    ("external_order_id", "=", self.external_order_id),
+                    ("order_index", "=", self.order_index),
+                    ("state", "=", inbox.DONE),
+                ],
+                order="mes_time, id",
+            )
+        )
+        children = {}
+        for event in events:
+            try:
+                completion = parse_completion(event.data or {})
+            except PayloadError:
+                continue
+            if completion.wip or completion.operation_id != self.operation_pico_id:
+                # The latest completion of a process stands (a rework replaces it).
+                children[completion.operation_id] = completion
+        return list(children.values())
+
+    # --- Buttons -----------------------------------------------------------------
+    def action_cancel_in_pico(self):
+        """Delete the units from Pico (cancel; Pico refuses started units)."""
+        if not self.env.user.has_group("mrp_pico_mes.group_pico_manager"):
+            raise UserError(self.env._("Only a Pico manager can cancel Pico orders."))
+        units = self._pico_request_cancel()
+        if not units:
+            raise UserError(
+                self.env._("These units are finished or already being cancelled.")
+            )
+        for production in units.production_id:
+            production.message_post(
+                body=self.env._(
+                    "Cancel of %(count)s Pico unit(s) requested by hand.",
+                    count=len(
+                        units.filtered(lambda u, p=production: u.production_id == p)
+                    ),
+                )
+            )
+        return True
+
+    def action_resend(self):
+        """Queue the save again (idempotent in Pico), e.g. after fixing a mapping."""
+        if not self.env.user.has_group("mrp_pico_mes.group_pico_manager"):
+            raise UserError(self.env._("Only a Pico manager can resend Pico orders."))
+        units = self.filtered(
+            lambda unit: (
+                unit.state in (QUEUED, SENT, ERROR) and not unit.cancel_requested
+            )
+        )
+        if not units:
+            raise UserError(self.env._("Only open units can be sent again."))
+        units._pico_queue(outbox.SAVE)
+        return True
+
+    def action_open_exchanges(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Exchanges"),
+            "res_model": "pico.exchange",
+            "view_mode": "list,form",
+            "domain": [("work_order_id", "=", self.id)],
+        }
+
+    def action_open_production(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "mrp.production",
+            "res_id": self.production_id.id,
+            "view_mode": "form",
+        }
