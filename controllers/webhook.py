@@ -33,7 +33,9 @@ class PicoWebhookController(http.Controller):
             .search([("webhook_key", "=", key)], limit=1)
         )
         if not backend or kind not in webhook.KINDS:
-            return self._answer(404, {"error": "not_found", "message": "unknown webhook"})
+            return self._answer(
+                404, {"error": "not_found", "message": "unknown webhook"}
+            )
         httprequest = request.httprequest
         try:
             webhook.check_size(httprequest.content_length)

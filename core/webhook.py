@@ -66,7 +66,9 @@ def accept(kind, headers, body, secret, require_hmac, backend_ref, now):
     try:
         parsed = json.loads(body)
     except ValueError as exc:
-        raise Rejection(400, "invalid_json", f"body is not JSON: {exc}", "body") from exc
+        raise Rejection(
+            400, "invalid_json", f"body is not JSON: {exc}", "body"
+        ) from exc
     try:
         return inbox.intake(event_type, parsed, backend_ref)
     except PayloadError as exc:

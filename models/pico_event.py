@@ -2,6 +2,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import logging
 import traceback
+from datetime import timedelta
 
 from psycopg2 import errors as pg_errors
 
@@ -9,12 +10,18 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.modules import module as odoo_module
 
-from ..core import inbox
+from ..core import inbox, keys
 from ..core.errors import PayloadError
 
 _logger = logging.getLogger(__name__)
 
 TRACEBACK_LIMIT = 20000
+# Errors of a transaction that lost a race with another worker: retried, not failed.
+TRANSIENT_DB_ERRORS = (
+    pg_errors.SerializationFailure,
+    pg_errors.DeadlockDetected,
+    pg_errors.LockNotAvailable,
+)
 
 
 class PicoEvent(models.Model):
@@ -37,6 +44,10 @@ class PicoEvent(models.Model):
     _EVENT_HANDLERS = {
         inbox.PRODUCTION_VERSION: "pico.operation",
         inbox.COMPLETION: "pico.work.order",
+        inbox.SCRAP: "pico.shopfloor",
+        inbox.DOWNTIME: "pico.shopfloor",
+        inbox.QUALITY: "pico.shopfloor",
+        inbox.CONSUMPTION: "pico.shopfloor",
     }
 
     backend_id = fields.Many2one(
@@ -106,10 +117,11 @@ class PicoEvent(models.Model):
                 name = f"{name} {event.external_order_id}/{event.order_index}"
             event.display_name = name
 
-    @api.depends("state")
+    @api.depends("state", "data")
     def _compute_retryable(self):
         for event in self:
-            event.retryable = event.state in inbox.REPLAYABLE
+            # A refused message has no data to apply: replaying it cannot succeed.
+            event.retryable = event.state in inbox.REPLAYABLE and bool(event.data)
 
     # --- Doors -----------------------------------------------------------------
     @api.model
@@ -130,16 +142,49 @@ class PicoEvent(models.Model):
             "order_index": intake.order_index,
             "mes_time": intake.mes_time,
         }
+        return self._pico_create_once(backend, vals)
+
+    @api.model
+    def _pico_store_rejected(
+        self, backend, event_type, source, payload, error, topic=None
+    ):
+        """Store a refused message as a failed event; return (event, created).
+
+        Used by doors that must accept every delivery (MQTT acks it anyway): the
+        message stays visible with the reason instead of blocking the topic.
+        """
+        raw = payload.encode() if isinstance(payload, str) else bytes(payload or b"")
+        # Keyed on the exact bytes, never on an eventId inside: a corrected message
+        # reusing that id must not be taken for a repeat of the refused one.
+        key = keys.message_key(f"{backend.id}:{topic or event_type}:refused", raw)
+        existing = self._pico_find(backend, key)
+        if existing:
+            return existing, False
+        vals = {
+            "backend_id": backend.id,
+            "event_type": event_type,
+            "source": source,
+            "idempotency_key": key,
+            "topic": topic,
+            "payload": raw.decode("utf-8", "replace"),
+            "state": inbox.FAILED,
+            "error": str(error),
+            "error_class": type(error).__name__,
+        }
+        return self._pico_create_once(backend, vals)
+
+    @api.model
+    def _pico_create_once(self, backend, vals):
+        """Create an event unless its key is stored already; return (event, created)."""
         model = self.with_context(
             mail_create_nolog=True, mail_create_nosubscribe=True, tracking_disable=True
         )
         try:
             with self.env.cr.savepoint():
-                event = model.create(vals)
+                return model.create(vals), True
         except pg_errors.UniqueViolation:
             # A concurrent delivery of the same event won the race.
-            return self._pico_find(backend, intake.key), False
-        return event, True
+            return self._pico_find(backend, vals["idempotency_key"]), False
 
     @api.model
     def _pico_find(self, backend, key):
@@ -148,11 +193,11 @@ class PicoEvent(models.Model):
         )
 
     @api.model
-    def _pico_trigger(self):
-        """Ask the processor cron to run as soon as possible."""
+    def _pico_trigger(self, at=None):
+        """Ask the processor cron to run as soon as possible (or at `at`)."""
         cron = self.env.ref("mrp_pico_mes.ir_cron_pico_event_process", False)
         if cron:
-            cron.sudo()._trigger()
+            cron.sudo()._trigger(at)
 
     @api.model
     def _pico_wake_held(self, backend, external_order_ids):
@@ -165,7 +210,8 @@ class PicoEvent(models.Model):
             ]
         )
         if held:
-            held.write({"next_attempt_at": fields.Datetime.now()})
+            # No date: due at once, whatever the clock of this transaction says.
+            held.write({"next_attempt_at": False})
             self._pico_trigger()
         return held
 
@@ -196,9 +242,11 @@ class PicoEvent(models.Model):
         return processed
 
     def _pico_due_domain_sql(self):
+        # clock_timestamp(), not now(): now() is frozen at the transaction's start,
+        # and a long run (or a test) must see rows come due while it goes on.
         return (
             "state IN %s AND (next_attempt_at IS NULL "
-            "OR next_attempt_at <= (now() AT TIME ZONE 'UTC'))"
+            "OR next_attempt_at <= (clock_timestamp() AT TIME ZONE 'UTC'))"
         )
 
     @api.model
@@ -236,6 +284,12 @@ class PicoEvent(models.Model):
         attempts = self.attempts + 1
         vals = {"attempts": attempts}
         handler = self._EVENT_HANDLERS.get(self.event_type)
+        if handler in self.env and not self.production_id:
+            # Outside the handler's savepoint: a failure still shows on the order.
+            locate = getattr(self.env[handler], "_pico_event_production", None)
+            production = locate(self) if locate else None
+            if production:
+                vals["production_id"] = production.id
         try:
             if not handler or handler not in self.env:
                 raise UserError(
@@ -258,6 +312,20 @@ class PicoEvent(models.Model):
             vals.update(
                 state=state, next_attempt_at=next_at, error=str(exc), error_class="held"
             )
+        except TRANSIENT_DB_ERRORS as exc:
+            # Another worker changed the same order or stock at the same time:
+            # nothing was applied (savepoint), so simply try again shortly.
+            _logger.info("Pico event %s met a concurrent update: %s", self.id, exc)
+            next_at = fields.Datetime.now() + timedelta(seconds=min(2**attempts, 60))
+            vals.update(
+                state=inbox.DEAD
+                if attempts >= (backend.max_attempts or 1) * 3
+                else self.state,
+                next_attempt_at=next_at,
+                error=self.env._("Concurrent update, retried: %s", exc),
+                error_class=type(exc).__name__,
+            )
+            self._pico_trigger(next_at)
         except (UserError, ValidationError, PayloadError) as exc:
             vals.update(
                 state=inbox.FAILED,
@@ -318,7 +386,9 @@ class PicoEvent(models.Model):
         """Send failed, held or dead events back to the processor."""
         events = self.filtered("retryable")
         if not events:
-            raise UserError(self.env._("Only failed, held or dead events can be retried."))
+            raise UserError(
+                self.env._("Only failed, held or dead events can be retried.")
+            )
         events.sudo().write(
             {
                 "state": inbox.RECEIVED,

@@ -39,7 +39,9 @@ class TestWebhookDoor(PicoHttpCase):
         self.assertEqual(first.json()["status"], "accepted")
         second = self.post_webhook("completion", body)
         self.assertEqual(second.status_code, 200, second.text)
-        self.assertEqual(second.json(), {"status": "duplicate", "event_id": first.json()["event_id"]})
+        self.assertEqual(
+            second.json(), {"status": "duplicate", "event_id": first.json()["event_id"]}
+        )
         events = self._events()
         self.assertEqual(len(events), 1)
         self.assertEqual(events.event_type, "completion")
