@@ -25,11 +25,10 @@ class MrpBom(models.Model):
     """A BOM knows the Pico operation that builds it and checks the mapping live."""
 
     _name = "mrp.bom"
-    _inherit = ["mrp.bom", "mail.activity.mixin"]  # noqa: RUF012
+    _inherit = ["mrp.bom", "mail.activity.mixin"]
 
     pico_backend_id = fields.Many2one(
         "pico.backend",
-        string="Pico Backend",
         compute="_compute_pico_backend_id",
         store=True,
         readonly=False,
@@ -42,7 +41,6 @@ class MrpBom(models.Model):
     )
     pico_operation_id = fields.Many2one(
         "pico.operation",
-        string="Pico Operation",
         index="btree_not_null",
         tracking=True,
         domain="[('backend_id', '=', pico_backend_id)]",
@@ -61,7 +59,6 @@ class MrpBom(models.Model):
         "the Pico tab. Not for Pico: no backend is set.",
     )
     pico_mapping_problems = fields.Text(
-        string="Pico Mapping Problems",
         compute="_compute_pico_mapping_problems",
         compute_sudo=True,
         help="One line per problem; each names the BOM line or consumed serial.",

@@ -244,7 +244,6 @@ class PicoBackend(models.Model):
     )
     responsible_id = fields.Many2one(
         "res.users",
-        string="Responsible",
         default=lambda self: self.env.user,
         help="Gets an activity when an exchange or event fails and the "
         "manufacturing order has no responsible of its own.",
@@ -702,7 +701,7 @@ class PicoBackend(models.Model):
                 self.env.cr.rollback()
             raise
         if commit:
-            self.env.cr.commit()
+            self.env.cr.commit()  # pylint: disable=invalid-commit
         return created
 
     def _pico_mqtt_record(self, stats, rejected=0, commit=False):
@@ -736,7 +735,7 @@ class PicoBackend(models.Model):
             )
         if commit:
             # A fresh snapshot: a user may have saved the backend during the run.
-            self.env.cr.commit()
+            self.env.cr.commit()  # pylint: disable=invalid-commit
         try:
             with self.env.cr.savepoint():
                 self.write(vals)
@@ -745,7 +744,7 @@ class PicoBackend(models.Model):
                 "Pico backend %s edited meanwhile: run status skipped", self.id
             )
         if commit:
-            self.env.cr.commit()
+            self.env.cr.commit()  # pylint: disable=invalid-commit
 
     def action_mqtt_receive_now(self):
         """Run the subscriber cron now instead of at its next call."""

@@ -238,7 +238,7 @@ class PicoEvent(models.Model):
             event._pico_process_one()
             processed += 1
             if commit:
-                self.env.cr.commit()
+                self.env.cr.commit()  # pylint: disable=invalid-commit
         return processed
 
     def _pico_due_domain_sql(self):

@@ -35,7 +35,7 @@ class PicoOperation(models.Model):
     _name = "pico.operation"
     _description = "Pico Operation"
     _order = "backend_id, external_id, name, id"
-    _rec_names_search = ["name", "external_id", "pico_id"]  # noqa: RUF012
+    _rec_names_search = ["name", "external_id", "pico_id"]
 
     backend_id = fields.Many2one(
         "pico.backend", required=True, readonly=True, index=True, ondelete="cascade"

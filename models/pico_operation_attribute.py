@@ -11,7 +11,7 @@ class PicoOperationAttribute(models.Model):
     _name = "pico.operation.attribute"
     _description = "Pico Consumed Serial"
     _order = "operation_id, sequence, id"
-    _rec_names_search = ["external_id", "label", "pico_id"]  # noqa: RUF012
+    _rec_names_search = ["external_id", "label", "pico_id"]
 
     operation_id = fields.Many2one(
         "pico.operation", required=True, readonly=True, index=True, ondelete="cascade"

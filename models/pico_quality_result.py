@@ -47,7 +47,7 @@ class PicoQualityResult(models.Model):
         "stock.lot", string="Lot/Serial", readonly=True, index="btree_not_null"
     )
     serial = fields.Char(readonly=True, index=True, help="Serial as reported.")
-    batch_id = fields.Char(string="Batch", readonly=True, index=True)
+    batch_id = fields.Char(readonly=True, index=True)
     inspected_at = fields.Datetime(required=True, readonly=True)
     timestamp = fields.Char(
         readonly=True, help="The station's timestamp as sent, to the millisecond."
@@ -56,9 +56,7 @@ class PicoQualityResult(models.Model):
     defect_class = fields.Char(
         string="Reported Defect", readonly=True, help="Defect class as reported."
     )
-    defect_class_id = fields.Many2one(
-        "pico.defect.class", string="Defect Class", readonly=True
-    )
+    defect_class_id = fields.Many2one("pico.defect.class", readonly=True)
     defect_location = fields.Char(readonly=True)
     confidence = fields.Float(readonly=True, digits=(3, 3))
     station = fields.Char(readonly=True)
