@@ -11,6 +11,7 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.modules import module as odoo_module
 
 from ..core import inbox, keys
+from ..core.claim import claim_one
 from ..core.errors import PayloadError
 
 _logger = logging.getLogger(__name__)
@@ -263,19 +264,7 @@ class PicoEvent(models.Model):
         params = [(inbox.RECEIVED, inbox.HELD)]
         if ids:
             params.append(tuple(ids))
-        for _try in range(5):
-            try:
-                self.env.cr.execute(query, params)
-                break
-            except pg_errors.SerializationFailure:
-                # Another worker finished a row after our snapshot: start afresh.
-                if not commit:
-                    raise
-                self.env.cr.rollback()
-        else:
-            return self.browse()
-        row = self.env.cr.fetchone()
-        return self.browse(row[0]) if row else self.browse()
+        return self.browse(claim_one(self.env.cr, query, params, commit))
 
     def _pico_process_one(self):
         """Apply one claimed event and record the outcome in a single write."""

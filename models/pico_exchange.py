@@ -13,6 +13,7 @@ from odoo.modules import module as odoo_module
 from odoo.tools import config
 
 from ..core import outbox
+from ..core.claim import claim_one
 from ..core.errors import PicoError
 
 _logger = logging.getLogger(__name__)
@@ -219,21 +220,9 @@ class PicoExchange(models.Model):
             "open": outbox.OPEN_STATES,
             "ids": tuple(ids or ()),
         }
-        for _try in range(5):
-            try:
-                self.env.cr.execute(query, params)
-                break
-            except pg_errors.SerializationFailure:
-                # Another worker finished a row after our snapshot: start afresh.
-                if not commit:
-                    raise
-                self.env.cr.rollback()
-        else:
-            return self.browse()
-        row = self.env.cr.fetchone()
-        if not row:
-            return self.browse()
-        exchange = self.browse(row[0])
+        exchange = self.browse(claim_one(self.env.cr, query, params, commit))
+        if not exchange:
+            return exchange
         # Read the locked row as the database has it, not as an earlier loop left
         # it in the cache.
         exchange.invalidate_recordset()
