@@ -15,8 +15,8 @@ from odoo.tests import new_test_user, tagged
 from ..core import inbox
 from ..core.keys import external_order_id
 from ..core.mqtt_drain import STOP_HANDLER_ERROR
+from ..simulator.mosquitto import start_broker
 from .common import PicoHttpCase
-from .mosquitto import Mosquitto
 
 PREFIX = "pico/test"
 
@@ -43,7 +43,7 @@ def publish_raw(broker, topic, payloads, timeout=5.0):
 class TestMqttSubscriber(PicoHttpCase):
     @classmethod
     def setUpClass(cls):
-        cls.broker = Mosquitto().start()
+        cls.broker = start_broker()
         # The simulator publishes completions and shop-floor events to the broker.
         cls.simulator_options = {
             "mqtt_host": cls.broker.host,
