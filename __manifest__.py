@@ -42,6 +42,12 @@
         "views/pico_quality_result_views.xml",
         "views/menus.xml",
     ],
+    "images": [
+        "static/description/screenshot_backend.png",
+        "static/description/screenshot_mapping.png",
+        "static/description/screenshot_production.png",
+        "static/description/screenshot_events.png",
+    ],
     "demo": [
         "demo/pico_backend_demo.xml",
         "demo/pico_catalogue_demo.xml",
