@@ -1,0 +1,438 @@
+"""The in-process part of dev/benchmark.py, run inside `odoo-bin shell`.
+
+Never imported by the addon or its tests: dev/benchmark.py feeds this file to
+`odoo-bin shell -d <its database>` and calls one function with the shell's `env`:
+
+- `inprocess(env, params)`: confirm time of a mapped vs an unmapped copy of the
+  demo drone BOM, then the inbox processor applying a completion to a one-unit MO
+  vs Odoo's own produce-and-mark-done of an identical MO, alternating, each in its
+  own committed transaction; a cProfile of a few more of each.
+- `catalogue(env, params)`: the catalogue synchronization of a backend whose Pico
+  lists a large catalogue (time, peak RSS growth, tracemalloc peak).
+"""
+# pylint: disable=invalid-commit
+
+import cProfile
+import gc
+import io
+import json
+import pstats
+import resource
+import time
+import tracemalloc
+from collections import defaultdict
+
+from odoo import Command
+
+from odoo.addons.mrp_pico_mes.core import documents, inbox
+from odoo.addons.mrp_pico_mes.simulator import graph
+from odoo.addons.mrp_pico_mes.simulator.store import Store
+
+STREAM = "operationOrderCompletesStream"
+
+
+def _summary(values):
+    """n, median, p95, mean, min and max of a list of milliseconds."""
+    ordered = sorted(values)
+    if not ordered:
+        return {"n": 0}
+
+    def rank(p):
+        return ordered[max(0, min(len(ordered) - 1, -(-p * len(ordered) // 100) - 1))]
+
+    return {
+        "n": len(ordered),
+        "median": rank(50),
+        "p95": rank(95),
+        "mean": sum(ordered) / len(ordered),
+        "min": ordered[0],
+        "max": ordered[-1],
+    }
+
+
+def _timed(env, function):
+    """Run function in a fresh cache and commit; (ms, SQL queries, result)."""
+    env.invalidate_all()
+    cr = env.cr
+    queries = cr.sql_log_count
+    start = time.perf_counter()
+    result = function()
+    cr.commit()
+    return (time.perf_counter() - start) * 1000, cr.sql_log_count - queries, result
+
+
+def _category(filename, function):
+    """Where a profiled function belongs, for the time breakdown."""
+    path = filename.replace("\\", "/")
+    if "psycopg2" in function or "/sql_db.py" in path:
+        return "PostgreSQL (queries and commits)"
+    for marker, name in (
+        ("/mrp_pico_mes/", "mrp_pico_mes (this addon)"),
+        ("/addons/mrp/", "mrp"),
+        ("/addons/stock", "stock"),
+        ("/addons/mail/", "mail (chatter, followers)"),
+        ("/addons/product/", "product"),
+        ("/odoo/orm/", "ORM"),
+        ("/odoo/models", "ORM"),
+        ("/odoo/fields", "ORM"),
+        ("/odoo/api", "ORM"),
+        ("/odoo/tools/", "odoo.tools"),
+        ("/odoo/addons/base/", "base"),
+    ):
+        if marker in path:
+            return name
+    return "other (Python stdlib, libraries)"
+
+
+def _profile_report(profile, runs, top=25):
+    """Own time by category, the addon's functions, the top cumulative ones."""
+    stats = pstats.Stats(profile)
+    by_category = defaultdict(float)
+    for (filename, _line, function), (_cc, _nc, own, _cum, _callers) in (
+        stats.stats.items()  # pylint: disable=no-member
+    ):
+        by_category[_category(filename, function)] += own
+    total = sum(by_category.values()) or 1.0
+    addon = sorted(
+        (
+            (cum, calls, f"{filename.split('/mrp_pico_mes/')[-1]}:{line} {function}")
+            for (filename, line, function), (_cc, calls, _own, cum, _callers) in (
+                stats.stats.items()  # pylint: disable=no-member
+            )
+            if "/mrp_pico_mes/" in filename
+        ),
+        reverse=True,
+    )
+    # Odoo's functions the addon calls directly, by the time spent in those calls.
+    callees = defaultdict(lambda: [0.0, 0])
+    for (filename, line, function), (_cc, _nc, _own, _cum, callers) in (
+        stats.stats.items()  # pylint: disable=no-member
+    ):
+        if "/mrp_pico_mes/" in filename:
+            continue
+        for (caller_file, _line, _function), edge in callers.items():
+            if "/mrp_pico_mes/" in caller_file:
+                key = f"{_short(filename)}:{line} {function}"
+                callees[key][0] += edge[3]
+                callees[key][1] += edge[1]
+    called = sorted(((c, n, k) for k, (c, n) in callees.items()), reverse=True)
+    out = io.StringIO()
+    stats.stream = out
+    stats.sort_stats("cumulative").print_stats(top)
+    return {
+        "runs": runs,
+        "own_time_by_category": {
+            name: {"seconds": round(sec, 4), "share": round(sec / total, 3)}
+            for name, sec in sorted(by_category.items(), key=lambda kv: -kv[1])
+        },
+        "addon_cumulative_ms_per_run": [
+            [round(cum * 1000 / runs, 2), calls, name]
+            for cum, calls, name in addon[:15]
+        ],
+        "odoo_called_by_addon_ms_per_run": [
+            [round(cum * 1000 / runs, 2), calls, name]
+            for cum, calls, name in called[:12]
+        ],
+        "top_cumulative": out.getvalue(),
+    }
+
+
+def _short(filename):
+    """A source path from its addons or odoo folder on."""
+    path = filename.replace("\\", "/")
+    for marker in ("/addons/", "/odoo/"):
+        if marker in path:
+            return path[path.rindex(marker) + 1 :]
+    return path
+
+
+def _prepare(env, params):
+    """Stock for every MO of the run, the unmapped BOM, the accept backend."""
+    ref = env.ref
+    backend = ref("mrp_pico_mes.pico_backend_demo")
+    stock = ref("stock.warehouse0").lot_stock_id
+    quants = env["stock.quant"]
+    serial_count = params["serial_lots"]
+    for xmlid, prefix in (
+        ("mrp_pico_mes.product_pico_motor", "BM"),
+        ("mrp_pico_mes.product_pico_flight_controller", "BF"),
+    ):
+        product = ref(xmlid)
+        lots = env["stock.lot"].create(
+            [
+                {"name": f"{prefix}-{number:05d}", "product_id": product.id}
+                for number in range(serial_count)
+            ]
+        )
+        for lot in lots:
+            quants._update_available_quantity(product, stock, 1, lot_id=lot)
+    for xmlid, qty in (
+        ("mrp_pico_mes.product_pico_frame", serial_count),
+        ("mrp_pico_mes.product_pico_screw", 20 * serial_count + 10000),
+        ("mrp_pico_mes.product_pico_widget_body", 2000),
+    ):
+        quants._update_available_quantity(ref(xmlid), stock, qty)
+    mapped = ref("mrp_pico_mes.mrp_bom_pico_drone")
+    unmapped = env["mrp.bom"].create(
+        {
+            "product_tmpl_id": mapped.product_tmpl_id.id,
+            "product_qty": 1,
+            "code": "Benchmark, not for Pico",
+            "sequence": 100,
+            "bom_line_ids": [
+                Command.create(
+                    {
+                        "product_id": line.product_id.id,
+                        "product_qty": line.product_qty,
+                        "product_uom_id": line.product_uom_id.id,
+                    }
+                )
+                for line in mapped.bom_line_ids
+            ],
+        }
+    )
+    accept = env["pico.backend"].create(
+        {
+            "name": "Benchmark: webhook accept",
+            "endpoint_url": backend.endpoint_url,
+            "api_token": backend.api_token,
+            "webhook_base_url": backend.webhook_base_url,
+        }
+    )
+    env.cr.commit()
+    return backend, mapped, unmapped, accept
+
+
+def _new_mo(env, bom):
+    production = env["mrp.production"].create(
+        {
+            "product_id": bom.product_tmpl_id.product_variant_id.id,
+            "bom_id": bom.id,
+            "product_qty": 1,
+        }
+    )
+    env.cr.commit()
+    return production
+
+
+class _Completions:
+    """Completion webhook bodies as the simulator delivers them (real projection)."""
+
+    def __init__(self):
+        self.store = Store()
+        self.schema = graph.load_schema()
+        _stream, self.document = graph.compile_fragment(
+            self.schema, documents.COMPLETION_FRAGMENT
+        )
+
+    def body(self, unit, serial, consumed):
+        completion = self.store.complete_order(
+            {
+                "externalOrderId": unit.external_order_id,
+                "orderIndex": unit.order_index,
+                "operationId": unit.operation_pico_id,
+                "producedSerial": serial,
+                "consumedSerials": consumed,
+                "operator": "Benchmark Operator",
+                "station": "Bench / 1",
+            }
+        )
+        fields = graph.project(self.schema, self.document, STREAM, completion)
+        return {"data": {STREAM: fields}}
+
+
+def _kitted(production):
+    """The component serials Odoo reserved for the MO, as Pico would report them."""
+    serials = {}
+    for line in production.move_raw_ids.move_line_ids:
+        if line.lot_id:
+            serials.setdefault(line.product_id.default_code, line.lot_id.name)
+    return [{"externalId": code, "value": name} for code, name in serials.items()]
+
+
+def _alternate(env, runners, params):
+    """Run each kind's runner(number) in turn, the first kind swapping each time.
+
+    A runner returns (ms, queries, extra). The first `warmup` runs are dropped, the
+    next `runs` measured, the last `profiled` ones run under cProfile. Returns
+    {kind: {"ms": [...], "queries": [...], "extra": [...], "profile": report}}.
+    """
+    warmup, runs, profiled = params["warmup"], params["runs"], params["profiled"]
+    kinds = list(runners)
+    out = {
+        kind: {"ms": [], "queries": [], "extra": [], "profile": cProfile.Profile()}
+        for kind in kinds
+    }
+    for number in range(warmup + runs + profiled):
+        order = kinds if number % 2 == 0 else kinds[::-1]
+        for kind in order:
+            record = out[kind]
+            profiled_run = number >= warmup + runs
+            if profiled_run:
+                record["profile"].enable()
+            ms, queries, extra = runners[kind](number)
+            if profiled_run:
+                record["profile"].disable()
+            elif number >= warmup:
+                record["ms"].append(ms)
+                record["queries"].append(queries)
+                record["extra"].append(extra)
+    for record in out.values():
+        record["profile"] = _profile_report(record["profile"], profiled)
+    return out
+
+
+def _confirm_runner(env, bom, productions):
+    def run(_number):
+        created_ms, _queries, production = _timed(env, lambda: _new_mo(env, bom))
+        ms, queries, _result = _timed(env, production.action_confirm)
+        productions.append(production)
+        return ms, queries, created_ms + ms
+
+    return run
+
+
+def _processor_runner(env, backend, productions):
+    completions = _Completions()
+    events = env["pico.event"].sudo()
+
+    def run(number):
+        production = productions[number]
+        unit = production.pico_work_order_ids
+        body = completions.body(unit, f"BENCH-P-{number:05d}", _kitted(production))
+        intake = inbox.intake(inbox.COMPLETION, body, backend.id)
+        event, _created = events._pico_store(
+            backend, intake, "webhook", payload=json.dumps(body)
+        )
+        env.cr.commit()
+        result = _timed(env, lambda: events._process_events(ids=event.ids))
+        event.invalidate_recordset()
+        production.invalidate_recordset()
+        if event.state != "done" or production.state != "done":
+            raise RuntimeError(
+                f"processor: event {event.state} ({event.error}), MO {production.state}"
+            )
+        return result
+
+    return run
+
+
+def _odoo_runner(env, product, productions):
+    def run(number):
+        production = productions[number]
+
+        def produce():
+            lot = env["stock.lot"].create(
+                {"name": f"BENCH-O-{number:05d}", "product_id": product.id}
+            )
+            production.lot_producing_ids = [Command.set(lot.ids)]
+            production.qty_producing = 1
+            production.set_qty_producing()
+            return production.button_mark_done()
+
+        result = _timed(env, produce)
+        production.invalidate_recordset()
+        if result[2] is not True or production.state != "done":
+            raise RuntimeError(f"Odoo's mark-done: {result[2]!r}, {production.state}")
+        return result
+
+    return run
+
+
+def inprocess(env, params):
+    """Confirm overhead and completion processing vs Odoo's own mark-done."""
+    backend, mapped, unmapped, accept = _prepare(env, params)
+    productions = {"mapped": [], "unmapped": []}
+    confirm = _alternate(
+        env,
+        {
+            kind: _confirm_runner(env, bom, productions[kind])
+            for kind, bom in (("mapped", mapped), ("unmapped", unmapped))
+        },
+        params,
+    )
+    released = [p for p in productions["mapped"] if p.pico_work_order_ids]
+    if len(released) != len(productions["mapped"]):
+        raise RuntimeError(f"only {len(released)} mapped MOs were released")
+    drone = mapped.product_tmpl_id.product_variant_id
+    processing = _alternate(
+        env,
+        {
+            "processor": _processor_runner(env, backend, productions["mapped"]),
+            "odoo": _odoo_runner(env, drone, productions["unmapped"]),
+        },
+        params,
+    )
+    return {
+        "confirm": {k: _summary(v["ms"]) for k, v in confirm.items()},
+        "confirm_queries": {k: _summary(v["queries"]) for k, v in confirm.items()},
+        "create_and_confirm": {k: _summary(v["extra"]) for k, v in confirm.items()},
+        "confirm_profiles": {k: v["profile"] for k, v in confirm.items()},
+        "processing": {k: _summary(v["ms"]) for k, v in processing.items()},
+        "processing_queries": {
+            k: _summary(v["queries"]) for k, v in processing.items()
+        },
+        "profiles": {k: v["profile"] for k, v in processing.items()},
+        "accept_backend": {
+            "id": accept.id,
+            "url": accept.webhook_completion_url,
+            "secret": accept.sudo().webhook_secret,
+        },
+    }
+
+
+def catalogue(env, params):
+    """Synchronize a large catalogue: fetch, first sync, re-sync, memory."""
+    backends = env["pico.backend"].create(
+        [
+            {
+                "name": f"Benchmark: catalogue {letter}",
+                "endpoint_url": params["endpoint_url"],
+                "api_token": params["api_token"],
+                "read_timeout": 300,
+            }
+            for letter in "AB"
+        ]
+    )
+    env.cr.commit()
+    first, second = backends
+    operations = env["pico.operation"]
+    start = time.perf_counter()
+    with first._get_client() as client:
+        listed = len(client.operations())
+        links = len(client.sub_operations())
+    fetch_ms = (time.perf_counter() - start) * 1000
+
+    gc.collect()
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    sync_ms, queries, stats = _timed(env, lambda: operations._pico_sync_backend(first))
+    rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    stored = operations.with_context(active_test=False).search_count(
+        [("backend_id", "=", first.id)]
+    )
+    resync_ms, resync_queries, restats = _timed(
+        env, lambda: operations._pico_sync_backend(first)
+    )
+    gc.collect()
+    tracemalloc.start()
+    traced_ms, _queries, _stats = _timed(
+        env, lambda: operations._pico_sync_backend(second)
+    )
+    _current, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return {
+        "listed": listed,
+        "links": links,
+        "stored": stored,
+        "fetch_ms": fetch_ms,
+        "sync_ms": sync_ms,
+        "sync_queries": queries,
+        "sync_stats": dict(stats),
+        "resync_ms": resync_ms,
+        "resync_queries": resync_queries,
+        "resync_stats": dict(restats),
+        "rss_peak_growth_mib": (rss_after - rss_before) / 1024,
+        "rss_peak_mib": rss_after / 1024,
+        "tracemalloc_peak_mib": peak / 1024 / 1024,
+        "tracemalloc_sync_ms": traced_ms,
+    }

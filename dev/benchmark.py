@@ -1,0 +1,890 @@
+#!/usr/bin/env python3
+"""Benchmark of mrp_pico_mes on a real Odoo 19 server (not a test).
+
+    PYTHON=/path/to/odoo/python dev/benchmark.py [--workers N] [--quick]
+
+It starts everything itself with the demo's code (dev/harness.py): PostgreSQL if
+needed, Mosquitto, two Pico simulators (the demo one, and one listing a generated
+catalogue of 5,000 operations), a fresh database BENCH_DB (default pico_bench,
+dropped and recreated) with mrp_pico_mes and its demo data, and Odoo on a free
+loopback port. Then it measures:
+
+- in process (`odoo-bin shell`, dev/bench_odoo.py), before the server starts:
+  confirm time of an MO with a mapped BOM vs an unmapped copy; the inbox processor
+  applying a completion to a one-unit MO vs Odoo's own set_qty_producing +
+  button_mark_done of an identical MO; the catalogue sync of 5,000 operations
+  (time, peak RSS growth, tracemalloc peak);
+- against the server: confirm -> order in Pico, with the real sender cron;
+  completion -> MO done by webhook, then by MQTT (publish -> event stored -> MO
+  done); webhook accept latency and throughput at 1, 10 and 50 concurrent clients
+  sending back to back, and 50 clients paced at 1 request/s each (distinct real
+  completion payloads; the processor cron is still triggered and woken, but its
+  code does nothing meanwhile, so that the figures are the door's).
+
+Why --workers: one threaded Odoo process (--workers=0) runs every request and cron
+on one core because of Python's GIL; production runs the prefork server. The
+default is Odoo's sizing rule, 2 x cores + 1 HTTP workers, so that the concurrent
+accept test measures what a deployment would give; crons then run in their own
+processes (--max-cron-threads, default 3: the MQTT subscriber holds one for its
+whole run, the sender and the processor use the others).
+
+Results: a table on stdout and bench-results/benchmark.json (gitignored).
+Loopback only; every loop is bounded.
+"""
+# pylint: disable=print-used
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import harness as h
+
+try:  # Odoo's Python has both; another one re-runs this script with it.
+    import psycopg2
+    import requests
+except ImportError:
+    psycopg2 = requests = None
+
+RUN_DIR = Path(os.environ.get("BENCH_RUN_DIR") or h.REPO / ".run" / "bench")
+RESULTS = h.REPO / "bench-results" / "benchmark.json"
+PREFIX = "pico/bench"
+STREAM = "operationOrderCompletesStream"
+UNSUBSCRIBE = "mutation($id: String!) { webhookUnsubscribe(subscriptionID: $id) }"
+TARGETS = {
+    "webhook_done_p95_ms": 2000,
+    "mqtt_done_p95_ms": 3000,
+    "processing_ratio": 1.25,
+    "accept_p99_ms_at_50": 30,
+    "confirm_slowdown": 0.10,
+}
+
+
+def percentile(values, p):
+    """Nearest-rank percentile of a list (None if empty)."""
+    ordered = sorted(values)
+    if not ordered:
+        return None
+    index = max(0, min(len(ordered) - 1, -(-p * len(ordered) // 100) - 1))
+    return ordered[index]
+
+
+def summary(values):
+    return {
+        "n": len(values),
+        "p50": percentile(values, 50),
+        "p95": percentile(values, 95),
+        "p99": percentile(values, 99),
+        "max": max(values) if values else None,
+        "mean": statistics.fmean(values) if values else None,
+    }
+
+
+def catalogue_fixture(count, children=4):
+    """A Pico catalogue of `count` operations: products with `children` processes."""
+    stamp = "2025-01-01T00:00:00Z"
+    operations, links = [], []
+
+    def operation(op_id, name, part, serials):
+        return {
+            "id": op_id,
+            "name": name,
+            "externalId": part,
+            "externalRevision": "A",
+            "externalCodes": [],
+            "templateID": None,
+            "variantName": None,
+            "consumedSerials": serials,
+            "updatedAt": stamp,
+            "archivedAt": None,
+        }
+
+    for product in range(count // (children + 1)):
+        parent = f"bench-{product:05d}"
+        serials = [
+            {
+                "id": f"{parent}-a{k}",
+                "externalId": f"BC-{product:05d}-{k}",
+                "label": f"Component {k} serial",
+            }
+            for k in range(2)
+        ]
+        operations.append(
+            operation(parent, f"Bench product {product}", parent, serials)
+        )
+        for child in range(children):
+            op_id = f"{parent}-p{child}"
+            operations.append(
+                operation(
+                    op_id,
+                    f"Bench product {product} step {child}",
+                    f"{parent}-P{child}",
+                    serials[child : child + 1] if child < 2 else [],
+                )
+            )
+            links.append(
+                {
+                    "parentId": parent,
+                    "subId": op_id,
+                    "subGroup": None,
+                    "updatedAt": stamp,
+                }
+            )
+    return {"operations": operations, "subOperations": links}
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.db = h.check_db_name(os.environ.get("BENCH_DB") or "pico_bench")
+        self.results = {"targets": TARGETS, "started_at": _now()}
+        steps = 13
+        self.progress = h.Progress(steps)
+        self.http = requests.Session()
+        self.pg = None
+
+    # --- Set-up --------------------------------------------------------------------
+    def setup(self):
+        step = self.progress.step
+        args = self.args
+        with step("Finding Odoo 19") as note:
+            self.odoo = h.find_odoo()
+            note["text"] = f"Odoo {self.odoo.version} ({self.odoo.found_by})"
+        with step("Checking PostgreSQL") as note:
+            note["text"] = h.ensure_postgres()
+        with step(f"Fresh database {self.db} and run dir") as note:
+            h.stop_all(RUN_DIR)
+            h.clean_run_dir(RUN_DIR)
+            if h.database_exists(self.db):
+                h.drop_database(self.db)
+                note["text"] = "old one dropped"
+        with step("Starting Mosquitto and two Pico simulators") as note:
+            _service, self.mqtt_port = h.start_mosquitto(RUN_DIR, port=h.free_port())
+            python = h.find_simulator_python(self.odoo)
+            _service, self.sim = h.start_simulator(
+                python,
+                RUN_DIR,
+                port=h.free_port(),
+                mqtt=(h.HOST, self.mqtt_port, PREFIX),
+            )
+            fixture = RUN_DIR / f"catalogue-{args.catalogue}.json"
+            fixture.write_text(json.dumps(catalogue_fixture(args.catalogue)))
+            _service, self.catalogue_sim = h.start_simulator(
+                python,
+                RUN_DIR,
+                name="catalogue-sim",
+                port=h.free_port(),
+                fixture=fixture,
+            )
+            note["text"] = f"broker :{self.mqtt_port}, simulators {self.sim.base_url}"
+        self.machine()
+        self.run = h.OdooRun(self.odoo, self.db, RUN_DIR)
+        self.port = h.free_port()
+        self.url = f"http://{h.HOST}:{self.port}"
+        with step(f"Installing {h.MODULE} with demo data") as note:
+            self.run.install()
+        with step("Configuring the demo backend (MQTT off for now)") as note:
+            params = {
+                "endpoint_url": self.sim.graphql_url,
+                "api_token": self.sim.token,
+                "odoo_url": self.url,
+                "mqtt_host": h.HOST,
+                "mqtt_port": self.mqtt_port,
+                "mqtt_prefix": PREFIX,
+                "mqtt_enabled": False,
+                "key_name": "dev/benchmark",
+            }
+            result = self.run.shell(h.shell_call(h.CONFIGURE_SCRIPT, params))
+            self.backend_id, self.api_key = result["backend_id"], result["api_key"]
+
+    def machine(self):
+        info = h.machine_info()
+        version = h.run([self.odoo.python, "-c", "import sys; print(sys.version)"])
+        info.update(
+            python=version.stdout.strip().split()[0],
+            python_path=self.odoo.python,
+            postgresql=h.postgres_version(),
+            odoo=self.odoo.version,
+            platform=platform.platform(),
+            load_average_at_start=list(os.getloadavg()),
+            workers=self.args.workers,
+            max_cron_threads=self.args.cron_threads,
+        )
+        self.results["machine"] = info
+
+    # --- In-process measurements -----------------------------------------------------
+    def in_process(self):
+        script = (Path(__file__).resolve().parent / "bench_odoo.py").read_text()
+        args = self.args
+        with self.progress.step(
+            f"In process: {args.runs} confirms and completions of each kind"
+        ) as note:
+            params = {
+                "warmup": 3,
+                "runs": args.runs,
+                "profiled": 5,
+                "serial_lots": 2 * (args.runs + 8) + 10,
+            }
+            result = self.run.shell(
+                h.shell_call(script, params, "inprocess"), log_name="bench-inprocess"
+            )
+            self.results["inprocess"] = result
+            ratio = (
+                result["processing"]["processor"]["median"]
+                / result["processing"]["odoo"]["median"]
+            )
+            note["text"] = f"processing / Odoo's own = {ratio:.2f}"
+        with self.progress.step(
+            f"In process: catalogue sync of {args.catalogue} operations"
+        ) as note:
+            params = {
+                "endpoint_url": self.catalogue_sim.graphql_url,
+                "api_token": "sim-token",
+            }
+            result = self.run.shell(
+                h.shell_call(script, params, "catalogue"), log_name="bench-catalogue"
+            )
+            self.results["catalogue"] = result
+            note["text"] = f"{result['sync_ms'] / 1000:.1f} s"
+
+    # --- Against the server ----------------------------------------------------------
+    def start_server(self):
+        with self.progress.step(
+            f"Starting Odoo --workers={self.args.workers} "
+            f"--max-cron-threads={self.args.cron_threads}"
+        ) as note:
+            self.run.start_server(
+                self.port,
+                workers=self.args.workers,
+                cron_threads=self.args.cron_threads,
+            )
+            self.api = h.Json2(self.url, self.db, self.api_key)
+            answer = self.api(
+                "pico.backend", "action_register_webhooks", ids=[self.backend_id]
+            )
+            if answer.get("params", {}).get("type") != "success":
+                raise h.HarnessError(f"webhook registration: {answer}")
+            self.pg = psycopg2.connect(dbname=self.db)
+            self.pg.autocommit = True
+            # The in-process MOs queued their orders: let the sender empty the outbox.
+            h.notify_crons(self.db)
+            h.wait_until(
+                lambda: (
+                    self.sql(
+                        "SELECT count(*) FROM pico_exchange "
+                        "WHERE state IN ('pending', 'sending')"
+                    )[0]
+                    == 0
+                ),
+                180,
+                0.2,
+                "the outbox to empty",
+            )
+            note["text"] = self.url
+
+    def sql(self, query, params=()):
+        with self.pg.cursor() as cr:
+            cr.execute(query, params)
+            return cr.fetchone() or (None,)
+
+    def widget_mo(self):
+        product = self.api.xmlid(h.MODULE, "product_pico_widget")
+        bom = self.api.xmlid(h.MODULE, "mrp_bom_pico_widget")
+        [mo_id] = self.api(
+            "mrp.production",
+            "create",
+            vals_list=[{"product_id": product, "bom_id": bom, "product_qty": 1}],
+        )
+        [row] = self.api("mrp.production", "read", ids=[mo_id], fields=["name"])
+        return mo_id, f"{row['name']}#{mo_id}"
+
+    def sim_orders(self):
+        response = self.http.get(f"{self.sim.base_url}/_control/orders", timeout=10)
+        response.raise_for_status()
+        return response.json()
+
+    def confirm_to_pico(self):
+        count = 2 * self.args.latency_runs
+        with self.progress.step(f"Confirm -> order in Pico ({count} MOs)") as note:
+            latencies, self.released = [], []
+            for _number in range(count):
+                mo_id, external_id = self.widget_mo()
+                self.api("mrp.production", "action_confirm", ids=[mo_id])
+                confirmed = time.perf_counter()
+
+                def in_pico(external_id=external_id):
+                    for order in self.sim_orders():
+                        if order["externalOrderId"] == external_id:
+                            return time.perf_counter()
+                    return None
+
+                seen = h.wait_until(in_pico, 60, 0.005, f"{external_id} in Pico")
+                latencies.append((seen - confirmed) * 1000)
+                self.released.append((mo_id, external_id))
+            self.results["confirm_to_pico_ms"] = summary(latencies)
+            note["text"] = f"p50 {percentile(latencies, 50):.0f} ms"
+
+    def complete(self, mo_id, external_id, serial):
+        """Complete a unit in the simulator; (ms to event stored, ms to MO done)."""
+        started = time.perf_counter()
+        response = self.http.post(
+            f"{self.sim.base_url}/_control/complete",
+            json={
+                "externalOrderId": external_id,
+                "orderIndex": 0,
+                "producedSerial": serial,
+                "consumedSerials": [],
+                "operator": "Benchmark Operator",
+                "station": "Bench / 1",
+            },
+            timeout=30,
+        )
+        response.raise_for_status()
+        stored = h.wait_until(
+            lambda: (
+                self.sql(
+                    "SELECT 1 FROM pico_event WHERE external_order_id = %s "
+                    "AND event_type = 'completion'",
+                    (external_id,),
+                )[0]
+                and time.perf_counter()
+            ),
+            60,
+            0.002,
+            f"the completion of {external_id} stored",
+        )
+        done = h.wait_until(
+            lambda: (
+                self.sql(
+                    "SELECT state = 'done' FROM mrp_production WHERE id = %s", (mo_id,)
+                )[0]
+                and time.perf_counter()
+            ),
+            60,
+            0.005,
+            f"{external_id} done",
+        )
+        source = self.sql(
+            "SELECT source FROM pico_event WHERE external_order_id = %s", (external_id,)
+        )[0]
+        return (stored - started) * 1000, (done - started) * 1000, source
+
+    def completions(self, door, batch):
+        stored_ms, done_ms, sources = [], [], []
+        for mo_id, external_id in batch:
+            serial = f"BW-{door}-{mo_id}"
+            stored, done, source = self.complete(mo_id, external_id, serial)
+            stored_ms.append(stored)
+            done_ms.append(done)
+            sources.append(source)
+        if set(sources) != {door}:
+            raise h.HarnessError(f"{door} phase: events came by {set(sources)}")
+        self.results[f"{door}_completion"] = {
+            "to_event_stored_ms": summary(stored_ms),
+            "to_mo_done_ms": summary(done_ms),
+        }
+        return percentile(done_ms, 95)
+
+    def webhook_completions(self):
+        batch = self.released[: self.args.latency_runs]
+        with self.progress.step(
+            f"Completion -> MO done by webhook ({len(batch)})"
+        ) as note:
+            p95 = self.completions("webhook", batch)
+            note["text"] = f"p95 {p95:.0f} ms"
+
+    def mqtt_completions(self):
+        batch = self.released[self.args.latency_runs :]
+        with self.progress.step(
+            f"Completion -> MO done over MQTT ({len(batch)}; webhook unsubscribed)"
+        ) as note:
+            for record in self.sim.subscriptions():
+                if record["webhookUrl"].endswith("/completion"):
+                    self.sim.graphql(
+                        UNSUBSCRIBE,
+                        {"id": record["subscriptionId"]},
+                    )
+            since = h.broker_log_size(RUN_DIR)
+            self.api(
+                "pico.backend",
+                "write",
+                ids=[self.backend_id],
+                vals={"mqtt_enabled": True},
+            )
+            self.api("pico.backend", "action_mqtt_receive_now", ids=[self.backend_id])
+            h.wait_for_subscriber(RUN_DIR, PREFIX, since, timeout=120)
+            p95 = self.completions("mqtt", batch)
+            note["text"] = f"p95 {p95:.0f} ms"
+
+    # --- Webhook accept ------------------------------------------------------------
+    def accept_payloads(self, count):
+        sys.path.insert(0, str(h.REPO))
+        from core import documents
+        from simulator import graph
+        from simulator.store import Store
+
+        store = Store()
+        schema = graph.load_schema()
+        _stream, document = graph.compile_fragment(
+            schema, documents.COMPLETION_FRAGMENT
+        )
+        bodies = []
+        for number in range(count):
+            completion = store.complete_order(
+                {
+                    "externalOrderId": f"BENCH-ACCEPT/{number:06d}#0",
+                    "orderIndex": 0,
+                    "operationId": "op-widget",
+                    "producedSerial": f"BA-{number:06d}",
+                    "consumedSerials": [],
+                    "operator": "Benchmark Operator",
+                }
+            )
+            fields = graph.project(schema, document, STREAM, completion)
+            bodies.append(json.dumps({"data": {STREAM: fields}}).encode())
+        return bodies
+
+    def accept(self):
+        # (label, clients, requests, requests per second per client or None)
+        levels = [
+            ("1", 1, self.args.accept[0], None),
+            ("10", 10, self.args.accept[1], None),
+            ("50", 50, self.args.accept[2], None),
+            ("50 paced", 50, 50 * self.args.paced, 1.0),
+        ]
+        warm = 100
+        total = warm + sum(level[2] for level in levels)
+        backend = self.results["inprocess"]["accept_backend"]
+        action = self.sql(
+            "SELECT c.ir_actions_server_id, a.code FROM ir_cron c "
+            "JOIN ir_act_server a ON a.id = c.ir_actions_server_id "
+            "JOIN ir_model_data d ON d.res_id = c.id AND d.model = 'ir.cron' "
+            "WHERE d.module = %s AND d.name = %s",
+            (h.MODULE, "ir_cron_pico_event_process"),
+        )
+        with self.progress.step(
+            "Webhook accept at 1, 10, 50 clients (processor idle)"
+        ) as note:
+            bodies = self.accept_payloads(total)
+            headers = {
+                "Content-Type": "application/json",
+                "X-Pico-Webhook-Secret": backend["secret"],
+            }
+            # The door runs as deployed (stores, triggers the processor cron, wakes
+            # the cron workers), but the cron's code does nothing meanwhile, so
+            # that the figures are the door's and not the processor's.
+            self.sql(
+                "UPDATE ir_act_server SET code = 'pass' WHERE id = %s RETURNING id",
+                (action[0],),
+            )
+            try:
+                self.fire(backend["url"], headers, bodies[:warm], 10)
+                offset, self.results["accept"] = warm, {}
+                for label, clients, count, rate in levels:
+                    log_from = _size(RUN_DIR / "odoo-server.log")
+                    chunk = bodies[offset : offset + count]
+                    result = self.fire(backend["url"], headers, chunk, clients, rate)
+                    result["server"] = server_side(
+                        RUN_DIR / "odoo-server.log", log_from
+                    )
+                    self.results["accept"][label] = result
+                    offset += count
+            finally:
+                self.sql(
+                    "UPDATE ir_act_server SET code = %s WHERE id = %s RETURNING id",
+                    (action[1], action[0]),
+                )
+                self.sql(
+                    "DELETE FROM pico_event WHERE backend_id = %s RETURNING 1",
+                    (backend["id"],),
+                )
+            at50 = self.results["accept"]["50"]
+            note["text"] = (
+                f"p99 at 50 clients {at50['latency_ms']['p99']:.0f} ms, "
+                f"{at50['throughput_per_s']:.0f}/s"
+            )
+
+    def fire(self, url, headers, bodies, clients, rate=None):
+        """POST bodies from `clients` threads (one Session each); return stats.
+
+        Without `rate` each client sends its next request as soon as the previous
+        one is answered (closed loop: the most load `clients` callers can make).
+        With `rate`, each client sends `rate` requests per second, from a random
+        offset (paced: the load of `clients` stations reporting at that pace).
+        """
+        shares = [bodies[i::clients] for i in range(clients)]
+        latencies, statuses, lock = [], {}, threading.Lock()
+        barrier = threading.Barrier(clients + 1)
+        offsets = random.Random(7)
+
+        def worker(share, offset):
+            session = requests.Session()
+            mine, codes = [], {}
+            barrier.wait()
+            began = time.perf_counter()
+            for number, body in enumerate(share):
+                if rate:
+                    due = began + offset + number / rate
+                    time.sleep(max(0.0, due - time.perf_counter()))
+                start = time.perf_counter()
+                response = session.post(url, data=body, headers=headers, timeout=60)
+                mine.append((time.perf_counter() - start) * 1000)
+                codes[response.status_code] = codes.get(response.status_code, 0) + 1
+            with lock:
+                latencies.extend(mine)
+                for code, n in codes.items():
+                    statuses[code] = statuses.get(code, 0) + n
+
+        threads = [
+            threading.Thread(
+                target=worker,
+                args=(share, offsets.uniform(0, 1 / rate) if rate else 0.0),
+            )
+            for share in shares
+        ]
+        for thread in threads:
+            thread.start()
+        barrier.wait()
+        start = time.perf_counter()
+        for thread in threads:
+            thread.join()
+        wall = time.perf_counter() - start
+        return {
+            "clients": clients,
+            "rate_per_client": rate,
+            "requests": len(bodies),
+            "statuses": {str(k): v for k, v in sorted(statuses.items())},
+            "latency_ms": summary(latencies),
+            "throughput_per_s": len(bodies) / wall,
+            "wall_s": wall,
+        }
+
+    # --- Report -------------------------------------------------------------------
+    def report(self):
+        r = self.results
+        rows = self.rows = []
+        self.report_accept(r["accept"])
+        self.report_inprocess(r["inprocess"])
+        self.report_latencies(r)
+        self.report_catalogue(r["catalogue"])
+        r["rows"] = [list(x) for x in rows]
+        r["finished_at"] = _now()
+        r["machine"]["load_average_at_end"] = list(os.getloadavg())
+        self.print_report()
+        out = self.args.out
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(r, indent=2, default=str))
+        print(f"\nWritten: {out}")
+
+    def row(self, metric, value, target="", ok=None):
+        verdict = "" if ok is None else ("PASS" if ok else "MISS")
+        self.rows.append((metric, value, target, verdict))
+        return ok
+
+    def report_accept(self, accept):
+        limit = TARGETS["accept_p99_ms_at_50"]
+        for clients in ("1", "10", "50", "50 paced"):
+            a = accept[clients]
+            lat = a["latency_ms"]
+            bad = sum(v for k, v in a["statuses"].items() if k != "202")
+            value = (
+                f"p50 {lat['p50']:.1f} / p95 {lat['p95']:.1f} / p99 {lat['p99']:.1f} "
+                f"ms, {a['throughput_per_s']:.0f} req/s"
+            )
+            if bad:
+                value += f", {bad} not 202"
+            label = f"Webhook accept, {clients} client(s), {a['requests']} req"
+            if a.get("rate_per_client"):
+                label = (
+                    f"Webhook accept, {a['clients']} clients at "
+                    f"{a['rate_per_client']:g} req/s each, {a['requests']} req"
+                )
+            if clients == "50":
+                self.row(label, value, f"p99 <= {limit} ms", lat["p99"] <= limit)
+            else:
+                self.row(label, value)
+            srv = a.get("server") or {}
+            if srv.get("n"):
+                self.row(
+                    "  server time per request (Odoo's log, p50)",
+                    f"{srv['queries_p50']:.0f} queries, SQL {srv['sql_ms_p50']:.1f} ms"
+                    f" + other {srv['python_ms_p50']:.1f} ms",
+                )
+
+    def report_inprocess(self, ip):
+        proc, queries = ip["processing"], ip["processing_queries"]
+        for kind, label in (
+            ("processor", "Completion processing (inbox processor), 1-unit MO"),
+            ("odoo", "Odoo's own set_qty_producing + button_mark_done"),
+        ):
+            self.row(
+                label,
+                f"median {proc[kind]['median']:.0f} ms, p95 {proc[kind]['p95']:.0f} "
+                f"ms, {queries[kind]['median']:.0f} queries",
+            )
+        self.ratio = proc["processor"]["median"] / proc["odoo"]["median"]
+        limit = TARGETS["processing_ratio"]
+        self.row(
+            "  processing / Odoo's own (medians)",
+            f"{self.ratio:.2f}x",
+            f"<= {limit}x",
+            self.ratio <= limit,
+        )
+        conf, cq = ip["confirm"], ip["confirm_queries"]
+        self.slow = conf["mapped"]["median"] / conf["unmapped"]["median"] - 1
+        limit = TARGETS["confirm_slowdown"]
+        self.row(
+            "Confirm: mapped BOM (released) vs unmapped copy",
+            f"median {conf['mapped']['median']:.1f} vs "
+            f"{conf['unmapped']['median']:.1f} ms ({cq['mapped']['median']:.0f} vs "
+            f"{cq['unmapped']['median']:.0f} queries): {self.slow:+.0%}",
+            f"<= +{limit:.0%}",
+            self.slow <= limit,
+        )
+        both = ip["create_and_confirm"]
+        extra = both["mapped"]["median"] / both["unmapped"]["median"] - 1
+        self.row(
+            "  create + confirm, for context",
+            f"median {both['mapped']['median']:.1f} vs "
+            f"{both['unmapped']['median']:.1f} ms: {extra:+.0%}",
+        )
+
+    def report_latencies(self, r):
+        c2p = r["confirm_to_pico_ms"]
+        self.row(
+            "Confirm commit -> order in Pico (sender cron)",
+            f"p50 {c2p['p50']:.0f} / p95 {c2p['p95']:.0f} / max {c2p['max']:.0f} ms",
+        )
+        for door, label, key in (
+            ("webhook", "webhook", "webhook_done_p95_ms"),
+            ("mqtt", "MQTT publish", "mqtt_done_p95_ms"),
+        ):
+            res = r[f"{door}_completion"]
+            stored, done = res["to_event_stored_ms"], res["to_mo_done_ms"]
+            self.row(
+                f"Completion ({label}) -> event stored",
+                f"p50 {stored['p50']:.0f} / p95 {stored['p95']:.0f} ms",
+            )
+            self.row(
+                f"Completion ({label}) -> MO done",
+                f"p50 {done['p50']:.0f} / p95 {done['p95']:.0f} / max "
+                f"{done['max']:.0f} ms",
+                f"p95 <= {TARGETS[key] / 1000:g} s",
+                done["p95"] <= TARGETS[key],
+            )
+
+    def report_catalogue(self, cat):
+        self.row(
+            f"Catalogue sync: {cat['listed']} operations, {cat['links']} links",
+            f"{cat['sync_ms'] / 1000:.1f} s (of which fetch "
+            f"{cat['fetch_ms'] / 1000:.1f} s), {cat['sync_queries']} queries",
+        )
+        self.row(
+            "  memory of that sync",
+            f"peak RSS +{cat['rss_peak_growth_mib']:.0f} MiB (process peak "
+            f"{cat['rss_peak_mib']:.0f} MiB); tracemalloc peak "
+            f"{cat['tracemalloc_peak_mib']:.0f} MiB",
+        )
+        self.row(
+            "  sync again, nothing changed",
+            f"{cat['resync_ms'] / 1000:.1f} s, {cat['resync_queries']} queries",
+        )
+
+    def print_report(self):
+        m = self.results["machine"]
+        load = " ".join(f"{x:.2f}" for x in m["load_average_at_start"])
+        print(
+            f"\nMachine: {m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB RAM; "
+            f"Python {m['python']}; PostgreSQL {m['postgresql']}; Odoo {m['odoo']}"
+        )
+        print(
+            f"Server: --workers={m['workers']} --max-cron-threads="
+            f"{m['max_cron_threads']}; load average at start {load}, at end "
+            + " ".join(f"{x:.2f}" for x in m["load_average_at_end"])
+        )
+        heads = ("Metric", "Measured", "Target", "")
+        widths = [
+            max(len(str(row[i])) for row in [heads, *self.rows]) for i in range(4)
+        ]
+        print()
+        for row in [heads, tuple("-" * w for w in widths), *self.rows]:
+            cells = zip(row, widths, strict=True)
+            print("  ".join(str(c).ljust(w) for c, w in cells).rstrip())
+        ip = self.results["inprocess"]
+        show = self.args.profile
+        if show or self.ratio > TARGETS["processing_ratio"]:
+            self.print_profiles("Completion", ip["profiles"], ("processor", "odoo"))
+        if show or self.slow > TARGETS["confirm_slowdown"]:
+            self.print_profiles("Confirm", ip["confirm_profiles"], ("mapped",))
+
+    def print_profiles(self, title, profiles, kinds):
+        for kind in kinds:
+            prof = profiles[kind]
+            print(
+                f"\n{title}, {kind}: cProfile of {prof['runs']} runs, own time by part"
+            )
+            for name, part in prof["own_time_by_category"].items():
+                print(f"  {name:<36} {part['seconds']:8.3f} s {part['share']:7.1%}")
+            for key, text in (
+                ("addon_cumulative_ms_per_run", "this addon's functions"),
+                ("odoo_called_by_addon_ms_per_run", "Odoo's functions it calls"),
+            ):
+                if prof.get(key):
+                    print(f"  {text}, cumulative ms per run (under cProfile):")
+                    for ms, calls, name in prof[key][:10]:
+                        print(f"    {ms:8.2f} ms  {calls:4d} calls  {name}")
+            if self.args.profile:
+                print(prof["top_cumulative"])
+
+    def cleanup(self):
+        if self.pg is not None:
+            self.pg.close()
+        if self.args.keep:
+            print(
+                f"Kept running (--keep): Odoo {self.url}, database {self.db}; "
+                f"stop with DEMO_RUN_DIR={RUN_DIR} dev/demo --stop"
+            )
+            return
+        h.stop_all(RUN_DIR)
+        h.drop_database(self.db)
+
+
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def _size(path):
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def server_side(log, since):
+    """Per-request figures Odoo logs for the webhook POSTs written after `since`.
+
+    Odoo ends each request line with: query count, SQL seconds, other seconds.
+    """
+    queries, sql, other = [], [], []
+    with open(log, "rb") as handle:
+        handle.seek(since)
+        for raw in handle:
+            line = raw.decode(errors="replace")
+            if "/pico_mes/webhook/" not in line:
+                continue
+            parts = line.split()
+            try:
+                queries.append(int(parts[-3]))
+                sql.append(float(parts[-2]) * 1000)
+                other.append(float(parts[-1]) * 1000)
+            except (ValueError, IndexError):
+                continue
+    if not queries:
+        return {"n": 0}
+    return {
+        "n": len(queries),
+        "queries_p50": percentile(queries, 50),
+        "sql_ms_p50": percentile(sql, 50),
+        "python_ms_p50": percentile(other, 50),
+        "sql_ms_p95": percentile(sql, 95),
+        "python_ms_p95": percentile(other, 95),
+    }
+
+
+def reexec_with_odoo_python():
+    """Run again with Odoo's Python when this one lacks requests or psycopg2."""
+    if requests is not None and psycopg2 is not None:
+        return
+    if os.environ.get("PICO_BENCH_REEXEC"):
+        sys.exit("dev/benchmark.py needs requests and psycopg2 (Odoo's own needs).")
+    odoo = h.find_odoo()
+    os.environ["PICO_BENCH_REEXEC"] = "1"
+    os.execv(odoo.python, [odoo.python, __file__, *sys.argv[1:]])
+
+
+def main(argv=None):
+    cores = os.cpu_count() or 1
+    parser = argparse.ArgumentParser(
+        prog="dev/benchmark.py",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=2 * cores + 1,
+        help="Odoo HTTP workers (prefork); default 2 x cores + 1 (see above)",
+    )
+    parser.add_argument("--cron-threads", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=30, help="in-process runs per kind")
+    parser.add_argument(
+        "--latency-runs", type=int, default=20, help="completions per door"
+    )
+    parser.add_argument(
+        "--accept",
+        type=int,
+        nargs=3,
+        default=(200, 1000, 2000),
+        metavar=("N1", "N10", "N50"),
+        help="requests at 1, 10 and 50 clients",
+    )
+    parser.add_argument(
+        "--paced",
+        type=int,
+        default=10,
+        help="requests per client of the paced accept test (50 clients, 1/s each)",
+    )
+    parser.add_argument("--catalogue", type=int, default=5000, help="operations")
+    parser.add_argument(
+        "--quick", action="store_true", help="small counts (a smoke run)"
+    )
+    parser.add_argument("--profile", action="store_true", help="print the cProfiles")
+    parser.add_argument("--keep", action="store_true", help="leave Odoo and the db")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=RESULTS,
+        help="JSON results (default bench-results/benchmark.json)",
+    )
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.runs, args.latency_runs, args.paced = 6, 4, 2
+        args.accept, args.catalogue = (20, 50, 100), 500
+    try:
+        reexec_with_odoo_python()
+    except h.HarnessError as exc:
+        sys.exit(f"dev/benchmark.py: {exc}")
+    bench = Bench(args)
+    try:
+        bench.setup()
+        bench.in_process()
+        bench.start_server()
+        bench.confirm_to_pico()
+        bench.webhook_completions()
+        bench.mqtt_completions()
+        bench.accept()
+        bench.report()
+    except h.HarnessError as exc:
+        print(f"\ndev/benchmark.py: {exc}", file=sys.stderr)
+        print(f"Logs: {RUN_DIR}", file=sys.stderr)
+        h.stop_all(RUN_DIR)
+        return 1
+    except (subprocess.SubprocessError, KeyboardInterrupt):
+        h.stop_all(RUN_DIR)
+        raise
+    bench.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
