@@ -2,6 +2,8 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import math
 
+from markupsafe import escape
+
 from odoo import Command, api, fields, models
 from odoo.exceptions import UserError
 
@@ -121,9 +123,12 @@ class MrpProduction(models.Model):
         self.ensure_one()
         bom = self.bom_id.sudo()
         problems = []
-        if hasattr(bom, "_pico_mapping_problems"):
+        if bom.pico_mapping_state != "valid":
+            # The stored state follows every field the rules read, so a valid BOM
+            # is not checked again on each confirmation; the rules only run to
+            # name the problems.
             problems += list(bom._pico_mapping_problems() or [])
-        elif not bom.pico_operation_id:
+        if not bom.pico_operation_id and not problems:
             problems.append(
                 self.env._("%s is not mapped to a Pico operation.", bom.display_name)
             )
@@ -264,11 +269,14 @@ class MrpProduction(models.Model):
                     production=production,
                     lots=production._pico_reserve_lots(backend, count),
                 )
-                production.message_post(
-                    body=self.env._(
-                        "%(count)s unit(s) queued for Pico (%(operation)s).",
-                        count=count,
-                        operation=operation.display_name,
+                # A log note: no followers to notify on the confirmation's path.
+                production._message_log(
+                    body=escape(
+                        self.env._(
+                            "%(count)s unit(s) queued for Pico (%(operation)s).",
+                            count=count,
+                            operation=operation.display_name,
+                        )
                     )
                 )
             elif len(units) > wanted:
@@ -651,20 +659,16 @@ class MrpProduction(models.Model):
         for consume in plan.consume:
             move = moves.browse(consume.key)
             if consume.source == completion_core.FROM_SERIALS:
-                move.move_line_ids.unlink()
-                vals_list = []
-                for component_lot, qty, quant in component_lots[move.id]:
-                    vals = move._prepare_move_line_vals(
-                        quantity=qty, reserved_quant=quant or None
-                    )
-                    vals.update(lot_id=component_lot.id, picked=True)
-                    vals_list.append(vals)
-                self.env["stock.move.line"].create(vals_list)
+                self._pico_set_component_lots(move, component_lots[move.id])
             else:
-                qty = move.product_id.uom_id._compute_quantity(
-                    consume.qty, move.product_uom, round=False
+                qty = move.product_uom.round(
+                    move.product_id.uom_id._compute_quantity(
+                        consume.qty, move.product_uom, round=False
+                    )
                 )
-                move._set_quantity_done(move.product_uom.round(qty))
+                # set_qty_producing has usually set exactly this already.
+                if move.product_uom.compare(move.quantity, qty) or not move.picked:
+                    move._set_quantity_done(qty)
             move.picked = True
         context = {
             PICO_COMPLETION: True,
@@ -682,6 +686,41 @@ class MrpProduction(models.Model):
                     production.display_name,
                 )
             )
+
+    def _pico_set_component_lots(self, move, wanted):
+        """Make a serialized component's move lines carry exactly Pico's lots.
+
+        `wanted` is [(lot, quantity, reserved quant)]. Lines Odoo reserved are kept
+        when only their lots differ (a lot change moves the reservation), since
+        removing and recreating them redoes the whole reservation.
+        """
+        lines = move.move_line_ids
+        rounding = move.product_uom
+        wanted_lots = [lot for lot, _qty, _quant in wanted]
+        to_relot = lines.filtered(lambda ml: ml.lot_id not in wanted_lots)
+        missing = [lot for lot in wanted_lots if lot not in lines.lot_id]
+        same_shape = (
+            len(lines) == len(wanted)
+            and len(to_relot) == len(missing)
+            and all(
+                not rounding.compare(line.quantity, qty)
+                for line, (_lot, qty, _quant) in zip(lines, wanted, strict=True)
+            )
+        )
+        if not same_shape:
+            lines.unlink()
+            vals_list = []
+            for component_lot, qty, quant in wanted:
+                vals = move._prepare_move_line_vals(
+                    quantity=qty, reserved_quant=quant or None
+                )
+                vals.update(lot_id=component_lot.id, picked=True)
+                vals_list.append(vals)
+            self.env["stock.move.line"].create(vals_list)
+            return
+        # Lines already holding a wanted lot keep it; the others take the rest.
+        for line, lot in zip(to_relot, missing, strict=True):
+            line.lot_id = lot
 
     def _pico_log_time(self, unit, completion):
         """Log the build's time on the work orders of the Pico processes.
