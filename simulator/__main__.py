@@ -12,7 +12,13 @@ from .server import BODY_STYLES, PicoSimulator
 def parse_args(argv=None):
     """Parse the command line."""
     parser = argparse.ArgumentParser(
-        prog="python -m simulator", description="Pico MES simulator on 127.0.0.1"
+        prog="python -m simulator", description="Pico MES simulator"
+    )
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to bind (the control API has no authentication: keep it "
+        "on loopback or a private container network)",
     )
     parser.add_argument("--port", type=int, default=8077, help="0 picks a free port")
     parser.add_argument("--fixture", help="JSON file with operations/subOperations")
@@ -36,6 +42,7 @@ def main(argv=None):
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING)
     simulator = PicoSimulator(
         port=args.port,
+        host=args.host,
         token=args.token,
         fixture=args.fixture,
         body_style=args.body_style,

@@ -47,8 +47,11 @@ class PicoSimulator:
         webhook_timeout=5.0,
         hmac_secret=None,
         seed=None,
+        host=HOST,
     ):
         self.port = port
+        # Loopback by default: the control API has no authentication.
+        self.host = host
         self.token = token
         self.mqtt_host = mqtt_host
         self.mqtt_port = mqtt_port
@@ -80,7 +83,9 @@ class PicoSimulator:
     @property
     def base_url(self):
         """http://127.0.0.1:<port>, without a trailing slash."""
-        return f"http://{HOST}:{self.port}"
+        # A wildcard bind is reached on loopback from this machine.
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        return f"http://{host}:{self.port}"
 
     @property
     def url(self):
@@ -101,7 +106,7 @@ class PicoSimulator:
             self.mqtt = MqttPublisher(self.mqtt_host, self.mqtt_port, self.mqtt_prefix)
             self.mqtt.start()
         self._stopping.clear()
-        self._server = ThreadingHTTPServer((HOST, self.port), _Handler)
+        self._server = ThreadingHTTPServer((self.host, self.port), _Handler)
         self._server.simulator = self
         self.port = self._server.server_address[1]
         self.webhooks.start()

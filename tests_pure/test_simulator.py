@@ -3,8 +3,10 @@
 import hashlib
 import hmac
 import json
+import pathlib
 import queue
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -796,3 +798,30 @@ def test_python_m_simulator_prints_url_and_serves():
     finally:
         process.terminate()
         assert process.wait(timeout=WAIT) == 0
+
+
+def test_command_line_binds_the_requested_host():
+    """`python -m simulator --host` binds that address and serves GraphQL there."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.2", 0))
+        port = sock.getsockname()[1]
+    command = [sys.executable, "-m", "simulator", "--host", "127.0.0.2"]
+    proc = subprocess.Popen(
+        [*command, "--port", str(port)],
+        cwd=str(pathlib.Path(__file__).resolve().parent.parent),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert f"127.0.0.2:{port}/graph/v2" in proc.stdout.readline()
+        answer = requests.post(
+            f"http://127.0.0.2:{port}/graph/v2",
+            json={"query": "{ operations { id } }"},
+            headers={"x-pico-api-org": "sim-token"},
+            timeout=5,
+        )
+        assert answer.status_code == 200
+        assert answer.json()["data"]["operations"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
