@@ -2,8 +2,6 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import math
 
-from markupsafe import escape
-
 from odoo import Command, api, fields, models
 from odoo.exceptions import UserError
 
@@ -186,7 +184,9 @@ class MrpProduction(models.Model):
         """
         self.ensure_one()
         operation = self._pico_operation()
-        if not operation:
+        # Only an operation that sits under another one in Pico can be spawned by
+        # it; a top-level product (the usual case) needs no look at the sources.
+        if not operation or not operation.parent_link_ids:
             return self.browse()
         sources = (
             self._get_sources()
@@ -269,16 +269,8 @@ class MrpProduction(models.Model):
                     production=production,
                     lots=production._pico_reserve_lots(backend, count),
                 )
-                # A log note: no followers to notify on the confirmation's path.
-                production._message_log(
-                    body=escape(
-                        self.env._(
-                            "%(count)s unit(s) queued for Pico (%(operation)s).",
-                            count=count,
-                            operation=operation.display_name,
-                        )
-                    )
-                )
+                # No chatter note here: the units (Pico smart button) and their
+                # exchanges are the record, and a note costs a tenth of a confirm.
             elif len(units) > wanted:
                 # Withdraw what Pico has not started first, the last units first;
                 # started ones are asked too, so that Pico's refusal shows.
