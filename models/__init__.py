@@ -1,3 +1,4 @@
+from . import pico_failure_mixin
 from . import pico_backend
 from . import pico_event
 from . import pico_operation

@@ -36,7 +36,7 @@ class PicoEvent(models.Model):
 
     _name = "pico.event"
     _description = "Pico MES Event"
-    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _inherit = ["mail.thread", "mail.activity.mixin", "pico.failure.mixin"]
     _order = "received_at desc, id desc"
     # Users only read events, yet may comment on them and get activities.
     _mail_post_access = "read"
@@ -346,29 +346,14 @@ class PicoEvent(models.Model):
         if self.state in (inbox.FAILED, inbox.DEAD):
             self._pico_notify_failure()
 
-    def _pico_notify_failure(self):
-        """Show a failure where people look: the MO's chatter and an activity."""
-        for event in self:
-            body = self.env._(
-                "Pico event %(event)s could not be applied: %(error)s",
-                event=event.display_name,
-                error=event.error,
-            )
-            target = event.production_id or event
-            if event.production_id:
-                event.production_id.message_post(body=body)
-            user = (
-                event.production_id.user_id
-                or event.backend_id.responsible_id
-                or self.env.ref("base.user_admin", False)
-            )
-            if user:
-                target.activity_schedule(
-                    "mail.mail_activity_data_warning",
-                    summary=self.env._("Pico event failed"),
-                    note=body,
-                    user_id=user.id,
-                )
+    def _pico_failure_texts(self):
+        self.ensure_one()
+        body = self.env._(
+            "Pico event %(event)s could not be applied: %(error)s",
+            event=self.display_name,
+            error=self.error,
+        )
+        return body, self.env._("Pico event failed")
 
     # --- Buttons ---------------------------------------------------------------
     def action_retry(self):

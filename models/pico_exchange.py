@@ -40,7 +40,7 @@ class PicoExchange(models.Model):
 
     _name = "pico.exchange"
     _description = "Pico MES Exchange"
-    _inherit = ("mail.thread", "mail.activity.mixin")
+    _inherit = ("mail.thread", "mail.activity.mixin", "pico.failure.mixin")
     _order = "id desc"
     _mail_post_access = "read"
 
@@ -332,35 +332,14 @@ class PicoExchange(models.Model):
         return candidates
 
     # --- Notifications -----------------------------------------------------------
-    def _pico_notify_failure(self):
-        """Show a failure where people look: the MO's chatter and an activity."""
-        for exchange in self:
-            body = self.env._(
-                "Pico refused or did not receive %(exchange)s: %(error)s",
-                exchange=exchange.display_name,
-                error=exchange.error,
-            )
-            target = exchange.production_id or exchange
-            if exchange.production_id:
-                exchange.production_id.message_post(body=body)
-            user = exchange.production_id.user_id or exchange.backend_id.responsible_id
-            if not user:
-                continue
-            summary = self.env._("Pico exchange failed")
-            already = target.activity_ids.filtered(
-                lambda act, user=user, summary=summary: (
-                    act.user_id == user and act.summary == summary
-                )
-            )
-            if already:
-                # One open warning per order is enough; the chatter lists each one.
-                continue
-            target.activity_schedule(
-                "mail.mail_activity_data_warning",
-                summary=summary,
-                note=body,
-                user_id=user.id,
-            )
+    def _pico_failure_texts(self):
+        self.ensure_one()
+        body = self.env._(
+            "Pico refused or did not receive %(exchange)s: %(error)s",
+            exchange=self.display_name,
+            error=self.error,
+        )
+        return body, self.env._("Pico exchange failed")
 
     # --- Buttons -----------------------------------------------------------------
     def action_retry(self):
