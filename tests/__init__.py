@@ -1,4 +1,5 @@
 from . import test_backend
+from . import test_security
 from . import test_webhook
 from . import test_push
 from . import test_complete
