@@ -1,4 +1,5 @@
 from . import pico_failure_mixin
+from . import pico_code_mixin
 from . import pico_backend
 from . import pico_event
 from . import pico_operation

@@ -1,6 +1,6 @@
 # Copyright 2026 The mrp_pico_mes authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-from odoo import api, fields, models
+from odoo import fields, models
 
 
 class PicoLossReason(models.Model):
@@ -12,19 +12,11 @@ class PicoLossReason(models.Model):
 
     _name = "pico.loss.reason"
     _description = "Pico MES Reason Code"
-    _order = "backend_id, code"
+    _inherit = ["pico.code.mixin"]
 
-    backend_id = fields.Many2one(
-        "pico.backend", required=True, index=True, ondelete="cascade"
-    )
-    company_id = fields.Many2one(
-        related="backend_id.company_id", store=True, index=True, readonly=True
-    )
-    active = fields.Boolean(default=True)
     code = fields.Char(
         required=True, help="The reasonCode the shop floor sends, matched exactly."
     )
-    name = fields.Char(string="Description")
     loss_id = fields.Many2one(
         "mrp.workcenter.productivity.loss",
         string="Loss Reason",
@@ -42,19 +34,3 @@ class PicoLossReason(models.Model):
     _backend_code_uniq = models.Constraint(
         "UNIQUE(backend_id, code)", "This reason code is already mapped."
     )
-
-    @api.depends("code", "name")
-    def _compute_display_name(self):
-        for reason in self:
-            reason.display_name = (
-                f"{reason.code} - {reason.name}" if reason.name else reason.code
-            )
-
-    @api.model
-    def _pico_find(self, backend, code):
-        """Return the active mapping of a reason code for a backend (or nothing)."""
-        if not code:
-            return self.browse()
-        return self.search(
-            [("backend_id", "=", backend.id), ("code", "=", code)], limit=1
-        )
