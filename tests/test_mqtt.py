@@ -163,10 +163,8 @@ class TestMqttSubscriber(PicoHttpCase):
     def order_ref(production):
         return external_order_id(production.name, production.id)
 
-    # --- tests -----------------------------------------------------------------
-    def test_scrap_message_creates_scrap(self):
-        """A scrap message becomes a done stock.scrap of the component on the MO."""
-        production = self.make_production()
+    def publish_scrap(self, production):
+        """Publish the scrap of one motor of `production` through the simulator."""
         self.simulator.publish(
             "scrap",
             {
@@ -177,6 +175,12 @@ class TestMqttSubscriber(PicoHttpCase):
                 "at": "2026-11-22T10:00:00Z",
             },
         )
+
+    # --- tests -----------------------------------------------------------------
+    def test_scrap_message_creates_scrap(self):
+        """A scrap message becomes a done stock.scrap of the component on the MO."""
+        production = self.make_production()
+        self.publish_scrap(production)
         self.assertTrue(self.drain(expect=1).ok)
         event = self.events("scrap")
         self.assertEqual(len(event), 1)
@@ -513,16 +517,7 @@ class TestMqttSubscriber(PicoHttpCase):
     def test_run_failing_before_commit_gets_the_message_again(self):
         """A run that fails storing acks nothing; the next run stores it, once."""
         production = self.make_production()
-        self.simulator.publish(
-            "scrap",
-            {
-                "externalOrderId": self.order_ref(production),
-                "partNumber": "MOTOR-220",
-                "quantity": 1,
-                "reasonCode": "DROP",
-                "at": "2026-11-22T10:00:00Z",
-            },
-        )
+        self.publish_scrap(production)
         with (
             patch.object(
                 self.registry["pico.event"],
