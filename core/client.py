@@ -115,10 +115,18 @@ class PicoClient:
         )
         return self._handle(response)
 
+    def _redact(self, text):
+        """Text without the token, should a server echo it back."""
+        if self._token and len(self._token) >= 4 and self._token in text:
+            return text.replace(self._token, "***")
+        return text
+
     def _handle(self, response):
         """Return the `data` of a response or raise the matching PicoError."""
         status = response.status_code
-        text = response.text or ""
+        # Whatever Pico answers ends up on queue rows and in logs: an echoed token
+        # (a proxy's error page, a debugging endpoint) must not.
+        text = self._redact(response.text or "")
         try:
             payload = response.json()
         except ValueError:
@@ -127,6 +135,7 @@ class PicoClient:
             error = _error_from_json(payload)
             if error:
                 message, code = error
+                message = self._redact(message)
             else:
                 message = (
                     text.strip()[:MESSAGE_LIMIT] or f"HTTP {status} {response.reason}"
@@ -144,7 +153,9 @@ class PicoClient:
         error = _error_from_json(payload)
         if error:
             message, code = error
-            raise PicoPermanentError(message, status=status, code=code, body=text)
+            raise PicoPermanentError(
+                self._redact(message), status=status, code=code, body=text
+            )
         data = payload.get("data") if isinstance(payload, dict) else None
         if not isinstance(data, dict):
             raise PicoPermanentError(
@@ -192,7 +203,7 @@ class PicoClient:
         if secondary_external_order_id:
             order["secondaryExternalOrderId"] = secondary_external_order_id
         data = self.execute(documents.SAVE_ORDER_MUTATION, {"input": order})
-        return _field(_field(data, "operationOrderSave"), "message")
+        return self._redact(str(_field(_field(data, "operationOrderSave"), "message")))
 
     def cancel_order(
         self, operation_id, external_order_id, order_index=None, cancel_all=False
@@ -208,7 +219,9 @@ class PicoClient:
         else:
             order["orderIndex"] = order_index
         data = self.execute(documents.CANCEL_ORDER_MUTATION, {"input": order})
-        return _field(_field(data, "operationOrderCancel"), "message")
+        return self._redact(
+            str(_field(_field(data, "operationOrderCancel"), "message"))
+        )
 
     def subscribe_webhook(
         self, subscription_id, response_fragment, webhook_url, headers

@@ -375,11 +375,6 @@ class PicoEvent(models.Model):
         self._pico_trigger()
         return True
 
-    def action_process_now(self):
-        """Apply these events now, in the user's transaction (useful after a fix)."""
-        self.sudo()._process_events(ids=self.ids, commit=False)
-        return True
-
     def action_open_production(self):
         self.ensure_one()
         return {

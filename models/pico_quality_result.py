@@ -122,16 +122,15 @@ class PicoQualityResult(models.Model):
     def _pico_lot_quants(self):
         if not self.lot_id:
             return self.env["stock.quant"]
-        return (
-            self.env["stock.quant"]
-            .sudo()
-            .search(
-                [
-                    ("lot_id", "=", self.lot_id.id),
-                    ("location_id.usage", "=", "internal"),
-                    ("quantity", ">", 0),
-                ]
-            )
+        # Only the event's company: a serial of the same name elsewhere is not
+        # this unit, and another company's stock is none of this event's business.
+        return self.env["stock.quant"].search(
+            [
+                ("lot_id", "=", self.lot_id.id),
+                ("company_id", "=", self.company_id.id),
+                ("location_id.usage", "=", "internal"),
+                ("quantity", ">", 0),
+            ]
         )
 
     def _pico_hold(self):

@@ -139,9 +139,21 @@ class PicoShopfloor(models.AbstractModel):
     def _pico_uom(self, name, product):
         if not name:
             return product.uom_id
-        uom = self.env["uom.uom"].search([("name", "=ilike", name)], limit=1)
-        if not uom:
+        uoms = self.env["uom.uom"].search([("name", "=ilike", name)])
+        if not uoms:
             raise UserError(self.env._("Unknown unit of measure %s.", name))
+        # Odoo 19 has no UoM categories: units convert when they share a reference.
+        uom = uoms.filtered(lambda u: u._has_common_reference(product.uom_id))[:1]
+        if not uom:
+            raise UserError(
+                self.env._(
+                    "Unit of measure %(uom)s cannot measure %(product)s (counted "
+                    "in %(product_uom)s).",
+                    uom=name,
+                    product=product.display_name,
+                    product_uom=product.uom_id.name,
+                )
+            )
         return uom
 
     @api.model
