@@ -41,6 +41,7 @@
         "views/pico_loss_reason_views.xml",
         "views/pico_defect_class_views.xml",
         "views/pico_quality_result_views.xml",
+        "views/mrp_bom_transfer_views.xml",
         "views/menus.xml",
     ],
     "images": [

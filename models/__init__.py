@@ -19,3 +19,7 @@ from . import pico_loss_reason
 from . import pico_defect_class
 from . import pico_quality_result
 from . import pico_shopfloor
+from . import mrp_bom_transfer
+from . import pico_exchange_transfer
+from . import pico_backend_transfer
+from . import pico_operation_transfer

@@ -28,6 +28,12 @@ def parse_args(argv=None):
     parser.add_argument("--mqtt-prefix", default="pico/sim")
     parser.add_argument("--body-style", choices=BODY_STYLES, default="wrapped")
     parser.add_argument("--hmac-secret", help="sign webhooks with X-Pico-Signature")
+    parser.add_argument(
+        "--work-instructions",
+        action="store_true",
+        help="serve Pico's alpha Work Instructions API (processCreate, "
+        "productCreate, stationCreate) with the input shapes the README decides",
+    )
     parser.add_argument("--verbose", action="store_true", help="log every request")
     return parser.parse_args(argv)
 
@@ -50,6 +56,7 @@ def main(argv=None):
         mqtt_port=args.mqtt_port,
         mqtt_prefix=args.mqtt_prefix,
         hmac_secret=args.hmac_secret,
+        work_instructions=args.work_instructions,
     )
     # SIGTERM (e.g. from a test or a process manager) ends as cleanly as Ctrl-C.
     signal.signal(signal.SIGTERM, _interrupt)

@@ -15,6 +15,7 @@ GET_ROUTES = {
     "faults": lambda sim: sim.faults(),
     "config": lambda sim: sim.config(),
     "mqtt": lambda sim: sim.mqtt_messages(),
+    "workinstructions": lambda sim: sim.work_instruction_state(),
 }
 
 
@@ -48,6 +49,7 @@ POST_ROUTES = {
     "publish": lambda sim, body: sim.publish(body.get("type"), body.get("payload")),
     "faults": _faults,
     "config": lambda sim, body: sim.configure(**body),
+    "deploy": lambda sim, body: sim.deploy_product(body.get("productId")),
 }
 
 

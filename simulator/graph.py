@@ -26,9 +26,9 @@ STREAMS = {
 }
 
 
-def load_schema():
-    """Build the executable schema from the SDL file."""
-    schema = build_schema(SCHEMA_PATH.read_text())
+def load_schema(extensions=()):
+    """Build the executable schema from the SDL file (plus extension SDL texts)."""
+    schema = build_schema("\n".join([SCHEMA_PATH.read_text(), *extensions]))
     # SDL cannot say how to pick a union member; SubscriptionHandle is the only one.
     union = schema.get_type("webhookSubscribe_response")
     union.resolve_type = lambda *_: "SubscriptionHandle"

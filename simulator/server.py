@@ -10,6 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 from . import control, graph
+from . import work_instructions as wi
 from .faults import FaultBox
 from .store import SimError, Store, iso, utcnow
 from .webhooks import WebhookDispatcher
@@ -48,6 +49,7 @@ class PicoSimulator:
         hmac_secret=None,
         seed=None,
         host=HOST,
+        work_instructions=False,
     ):
         self.port = port
         # Loopback by default: the control API has no authentication.
@@ -57,7 +59,10 @@ class PicoSimulator:
         self.mqtt_port = mqtt_port
         self.mqtt_prefix = mqtt_prefix
         self._fixture = fixture
-        self.schema = graph.load_schema()
+        # Pico's alpha Work Instructions API: only on request (see work_instructions).
+        self.work_instructions_enabled = bool(work_instructions)
+        self.work_instructions = wi.WorkInstructions()
+        self.schema = graph.load_schema([wi.sdl()] if work_instructions else [])
         self.store = Store(fixture)
         self.fault_box = FaultBox(seed)
         self.webhooks = WebhookDispatcher(self.fault_box)
@@ -72,6 +77,8 @@ class PicoSimulator:
         self.configure(**self._defaults)
         self.mqtt = None
         self._root = graph.Resolvers(self).root_value()
+        if self.work_instructions_enabled:
+            self._root.update(wi.Resolvers(self).root_value())
         self._requests = []
         self._requests_lock = threading.Lock()
         self._stopping = threading.Event()
@@ -140,6 +147,7 @@ class PicoSimulator:
     def reset(self, fixture=None):
         """Back to the fixture: no orders, completions, subscriptions or faults."""
         self.store.reset(fixture if fixture is not None else self._fixture)
+        self.work_instructions.reset()
         self.webhooks.clear()
         self.fault_box.update({}, clear=True)
         self.configure(**self._defaults)
@@ -177,6 +185,7 @@ class PicoSimulator:
             "webhook_max_tries": self.webhooks.max_tries,
             "webhook_backoff_base": self.webhooks.backoff_base,
             "webhook_timeout": self.webhooks.timeout,
+            "work_instructions": self.work_instructions_enabled,
             "mqtt": (
                 {
                     "host": self.mqtt_host,
@@ -264,6 +273,21 @@ class PicoSimulator:
         )
         self._emit("subOperationsStream", link)
         return link
+
+    def replace_sub_operations(self, parent_id, sub_ids):
+        """Make sub_ids the children of parent_id, in order; fires the stream."""
+        links = self.store.replace_sub_operations(parent_id, sub_ids)
+        for link in links:
+            self._emit("subOperationsStream", link)
+        return links
+
+    def deploy_product(self, product_id):
+        """Deploy a product made with the Work Instructions API (see deploy)."""
+        return wi.deploy(self, product_id)
+
+    def work_instruction_state(self):
+        """Stations, processes and products created, and the log of writes."""
+        return self.work_instructions.snapshot()
 
     def start_order(self, external_order_id, order_index=0, operation_id=None):
         """Mark an order started, so that it can no longer be canceled."""

@@ -190,6 +190,27 @@ class Store:
             self.sub_operations.append(link)
             return copy.deepcopy(link)
 
+    def replace_sub_operations(self, parent_id, sub_ids):
+        """Make sub_ids the children of parent_id, in this order; return them."""
+        with self.lock:
+            self._operation(parent_id)
+            for sub_id in sub_ids:
+                self._operation(sub_id)
+            stamp = iso(utcnow())
+            links = [
+                {
+                    "parentId": parent_id,
+                    "subId": sub_id,
+                    "subGroup": None,
+                    "updatedAt": stamp,
+                }
+                for sub_id in sub_ids
+            ]
+            self.sub_operations = [
+                old for old in self.sub_operations if old["parentId"] != parent_id
+            ] + links
+            return copy.deepcopy(links)
+
     # -- orders -----------------------------------------------------------
 
     def list_orders(self):

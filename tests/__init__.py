@@ -6,3 +6,4 @@ from . import test_complete
 from . import test_catalogue
 from . import test_mqtt
 from . import test_security_secrets
+from . import test_bom_transfer
