@@ -23,3 +23,4 @@ from . import mrp_bom_transfer
 from . import pico_exchange_transfer
 from . import pico_backend_transfer
 from . import pico_operation_transfer
+from . import mrp_workcenter_productivity

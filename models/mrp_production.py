@@ -4,6 +4,7 @@ import math
 
 from odoo import Command, api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools import SQL
 
 from ..core import completion as completion_core
 from ..core import keys
@@ -345,6 +346,7 @@ class MrpProduction(models.Model):
         return res
 
     def _action_cancel(self):
+        self.filtered(lambda p: p.sudo().pico_work_order_ids)._pico_lock_rows()
         res = super()._action_cancel()
         self._pico_cancel_units()
         return res
@@ -359,7 +361,28 @@ class MrpProduction(models.Model):
         )
         return res
 
+    def _pico_lock_rows(self):
+        """Lock these orders' rows before changing their Pico units.
+
+        Two changes of one order at the same time would both number new units
+        from the same highest order index. The second waits here for the first;
+        under REPEATABLE READ it then gets a serialization failure, which Odoo
+        retries (a request) or the inbox processor retries (an event), instead of
+        a unique violation shown to the user. Not logged: a lost race is normal.
+        """
+        if not self.ids:
+            return
+        self.env.cr.execute(
+            SQL(
+                "SELECT id FROM mrp_production WHERE id IN %s FOR NO KEY UPDATE",
+                tuple(self.ids),
+            ),
+            log_exceptions=False,
+        )
+
     def write(self, vals):
+        if "product_qty" in vals and not self.env.context.get(SKIP_QTY_SYNC):
+            self.filtered(lambda p: p.sudo().pico_work_order_ids)._pico_lock_rows()
         res = super().write(vals)
         if "product_qty" in vals and not self.env.context.get(SKIP_QTY_SYNC):
             self.filtered(

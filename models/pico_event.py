@@ -1,28 +1,45 @@
 # Copyright 2026 The mrp_pico_mes authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import logging
+import threading
 import traceback
 from datetime import timedelta
 
+import psycopg2
 from psycopg2 import errors as pg_errors
 
-from odoo import api, fields, models
+from odoo import SUPERUSER_ID, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.modules import module as odoo_module
+from odoo.modules.registry import Registry
+from odoo.tools import SQL, config
 
-from ..core import inbox, keys
+from ..core import inbox, keys, outbox
 from ..core.claim import claim_one
 from ..core.errors import PayloadError
 
 _logger = logging.getLogger(__name__)
 
 TRACEBACK_LIMIT = 20000
+# Seconds after a registry load at which a backlog wakes the crons (see below).
+BACKLOG_WAKE_DELAYS = (2.0, 10.0)
+# Prefix of this module's advisory lock names (hashed to PostgreSQL's bigint keys).
+LOCK_NAMESPACE = "mrp_pico_mes:"
 # Errors of a transaction that lost a race with another worker: retried, not failed.
 TRANSIENT_DB_ERRORS = (
     pg_errors.SerializationFailure,
     pg_errors.DeadlockDetected,
     pg_errors.LockNotAvailable,
 )
+
+
+def _take_up_backlog(dbname):
+    """Timer body of `_pico_schedule_backlog_wakeup` (its own cursor)."""
+    try:
+        with Registry(dbname).cursor() as cr:
+            api.Environment(cr, SUPERUSER_ID, {})["pico.event"]._pico_take_up_backlog()
+    except Exception as exc:  # noqa: BLE001 - a wake-up must never break the server
+        _logger.info("Pico backlog wake-up skipped: %s", exc)
 
 
 class PicoEvent(models.Model):
@@ -176,16 +193,83 @@ class PicoEvent(models.Model):
 
     @api.model
     def _pico_create_once(self, backend, vals):
-        """Create an event unless its key is stored already; return (event, created)."""
-        model = self.with_context(
-            mail_create_nolog=True, mail_create_nosubscribe=True, tracking_disable=True
+        """Create an event unless its key is stored already; return (event, created).
+
+        One `INSERT ... ON CONFLICT DO NOTHING`: a duplicate delivered at the same
+        moment to another worker or node is a normal case, and must not leave
+        PostgreSQL's unique violation in the log as an ERROR (which the ORM's
+        create would). Under REPEATABLE READ, a row that a concurrent delivery
+        committed after this transaction began is invisible here; PostgreSQL then
+        answers with a serialization failure, which is exactly "already received".
+        """
+        key = vals["idempotency_key"]
+        row = self._pico_insert_row(backend, vals)
+        if row is None:
+            # Committed by a concurrent delivery after this transaction began: not
+            # visible here, but its id is worth answering with.
+            return self.browse(self._pico_committed_id(backend, key)), False
+        if not row:
+            return self._pico_find(backend, key), False
+        return self.browse(row), True
+
+    @api.model
+    def _pico_insert_row(self, backend, vals):
+        """INSERT the row unless its key exists; its id, 0 if it exists, None if a
+        concurrent transaction committed it (invisible to this one)."""
+        defaults = self.default_get(
+            [
+                name
+                for name, field in self._fields.items()
+                if field.store
+                and field.column_type
+                and not field.compute
+                and not field.related
+                and name not in vals
+            ]
         )
+        now = self.env.cr.now()
+        values = {
+            **defaults,
+            **vals,
+            "company_id": backend.company_id.id,
+            "create_uid": self.env.uid,
+            "write_uid": self.env.uid,
+            "create_date": now,
+            "write_date": now,
+        }
+        columns = [name for name in values if name in self._fields]
+        params = [
+            self._fields[name].convert_to_column_insert(values[name], self, values)
+            for name in columns
+        ]
+        query = SQL(
+            "INSERT INTO %s (%s) VALUES %s "
+            "ON CONFLICT (backend_id, idempotency_key) DO NOTHING RETURNING id",
+            SQL.identifier(self._table),
+            SQL(", ").join(SQL.identifier(name) for name in columns),
+            tuple(params),
+        )
+        cr = self.env.cr
+        self.env.flush_all()
         try:
-            with self.env.cr.savepoint():
-                return model.create(vals), True
-        except pg_errors.UniqueViolation:
-            # A concurrent delivery of the same event won the race.
-            return self._pico_find(backend, vals["idempotency_key"]), False
+            with cr.savepoint(flush=False):
+                cr.execute(query, log_exceptions=False)
+                found = cr.fetchone()
+        except pg_errors.SerializationFailure:
+            return None
+        return found[0] if found else 0
+
+    @api.model
+    def _pico_committed_id(self, backend, key):
+        """Id of a committed event, read outside this transaction's snapshot."""
+        with self.env.registry.cursor() as cr:
+            cr.execute(
+                "SELECT id FROM pico_event WHERE backend_id = %s "
+                "AND idempotency_key = %s",
+                (backend.id, key),
+            )
+            row = cr.fetchone()
+        return row[0] if row else []
 
     @api.model
     def _pico_find(self, backend, key):
@@ -216,6 +300,53 @@ class PicoEvent(models.Model):
             self._pico_trigger()
         return held
 
+    # --- Server start ----------------------------------------------------------
+    def _register_hook(self):
+        super()._register_hook()
+        self._pico_schedule_backlog_wakeup()
+
+    @api.model
+    def _pico_schedule_backlog_wakeup(self, delays=BACKLOG_WAKE_DELAYS):
+        """Take up the stored backlog a few seconds after this server starts.
+
+        Events (and exchanges) stored before a crash would otherwise wait for the
+        cron's first poll, about a minute after start, unless new traffic triggers
+        the processor. The registry is loaded before Odoo's cron threads listen for
+        wake-ups, so the wake-up is sent from timers, once they do.
+        """
+        if odoo_module.current_test or config["stop_after_init"]:
+            return []
+        dbname = self.env.cr.dbname
+        timers = []
+        for delay in delays:
+            timer = threading.Timer(delay, _take_up_backlog, args=(dbname,))
+            timer.daemon = True
+            timer.start()
+            timers.append(timer)
+        return timers
+
+    @api.model
+    def _pico_take_up_backlog(self):
+        """Trigger the processor and the sender if work is due; return what was."""
+        self.env.cr.execute(
+            SQL(
+                "SELECT EXISTS(SELECT 1 FROM pico_event WHERE %s)",
+                SQL(self._pico_due_domain_sql(), (inbox.RECEIVED, inbox.HELD)),
+            )
+        )
+        due = {"events": self.env.cr.fetchone()[0]}
+        if due["events"]:
+            self._pico_trigger()
+        exchanges = self.env["pico.exchange"]
+        self.env.cr.execute(
+            "SELECT EXISTS(SELECT 1 FROM pico_exchange WHERE state IN %s)",
+            [tuple(outbox.DUE_STATES) + (outbox.SENDING,)],
+        )
+        due["exchanges"] = self.env.cr.fetchone()[0]
+        if due["exchanges"]:
+            exchanges._pico_trigger()
+        return due
+
     # --- Processor -------------------------------------------------------------
     @api.model
     def _cron_process_events(self, limit=500):
@@ -226,18 +357,48 @@ class PicoEvent(models.Model):
     def _process_events(self, ids=None, limit=None, commit=None):
         """Apply due events (all, or among `ids`); return how many were processed.
 
-        Each event is claimed with FOR UPDATE SKIP LOCKED, so several workers never
-        apply one event twice. `commit` defaults to True except under tests.
+        Each event is claimed with FOR NO KEY UPDATE SKIP LOCKED, so several workers
+        never apply one event twice. Work on one order (and on the stock of its
+        products, or one work center's stops) is serialised among workers and
+        nodes by advisory locks taken before the work: an event whose order another
+        worker is applying is left to that worker, and this one moves on. `commit`
+        defaults to True except under tests.
         """
         if commit is None:
             commit = not odoo_module.current_test
         processed = 0
+        busy = set()
         while limit is None or processed < limit:
-            event = self._pico_claim_next(ids, commit)
+            event = self._pico_claim_next(ids, commit, exclude=busy)
             if not event:
                 break
-            event._pico_process_one()
-            processed += 1
+            keys = event._pico_lock_keys()
+            if not self._pico_try_locks(keys, session=commit):
+                # Another worker applies this order now; it takes this event next.
+                busy.add(event.id)
+                if commit:
+                    self.env.cr.commit()  # pylint: disable=invalid-commit
+                continue
+            try:
+                if commit and keys:
+                    # Start afresh now that the order is ours: a snapshot taken
+                    # before the other worker committed would make every row it
+                    # changed a serialization failure (an ERROR in Odoo's log).
+                    self.env.cr.commit()  # pylint: disable=invalid-commit
+                    self.env.invalidate_all()
+                    event = self._pico_claim_next(event.ids, commit)
+                    if not event:
+                        continue
+                event._pico_process_one()
+                processed += 1
+                if commit:
+                    self.env.cr.commit()  # pylint: disable=invalid-commit
+            finally:
+                if commit and keys:
+                    self._pico_unlock(keys)
+        if busy:
+            # In case the worker holding those orders stops before taking them.
+            self._pico_trigger(fields.Datetime.now() + timedelta(seconds=2))
             if commit:
                 self.env.cr.commit()  # pylint: disable=invalid-commit
         return processed
@@ -251,12 +412,13 @@ class PicoEvent(models.Model):
         )
 
     @api.model
-    def _pico_claim_next(self, ids, commit):
+    def _pico_claim_next(self, ids, commit, exclude=()):
         self.env.flush_all()
         query = f"""
             SELECT id FROM pico_event
              WHERE {self._pico_due_domain_sql()}
                {"AND id IN %s" if ids else ""}
+               {"AND id NOT IN %s" if exclude else ""}
           ORDER BY COALESCE(mes_time, received_at), id
              LIMIT 1
                FOR NO KEY UPDATE SKIP LOCKED
@@ -264,7 +426,93 @@ class PicoEvent(models.Model):
         params = [(inbox.RECEIVED, inbox.HELD)]
         if ids:
             params.append(tuple(ids))
-        return self.browse(claim_one(self.env.cr, query, params, commit))
+        if exclude:
+            params.append(tuple(exclude))
+        event = self.browse(claim_one(self.env.cr, query, params, commit))
+        # The locked row as the database has it, not as an earlier loop left it.
+        event.invalidate_recordset()
+        return event
+
+    # --- Serialising work per order ----------------------------------------------
+    def _pico_locate_production(self):
+        """The MO this event is about, found without applying it (or empty)."""
+        self.ensure_one()
+        handler = self._EVENT_HANDLERS.get(self.event_type)
+        locate = (
+            getattr(self.env[handler], "_pico_event_production", None)
+            if handler in self.env
+            else None
+        )
+        production = locate(self) if locate else None
+        return production or self.production_id
+
+    def _pico_lock_keys(self):
+        """Names of what applying this event changes, for advisory locks.
+
+        The order (all MOs of one Pico order id: backorders keep it), the stock of
+        the products its MO makes and consumes (two orders of one product take the
+        same component quants), and for a downtime the work center's stops.
+        """
+        self.ensure_one()
+        backend = self.backend_id.id
+        keys = set()
+        if self.external_order_id:
+            keys.add(f"order:{backend}:{self.external_order_id}")
+        production = self._pico_locate_production()
+        if production:
+            keys.add(f"mo:{production.id}")
+            products = production.product_id | production.move_raw_ids.product_id
+            keys.update(f"product:{product.id}" for product in products)
+        data = self.data if isinstance(self.data, dict) else {}
+        if self.event_type == inbox.DOWNTIME and data.get("workcenterCode"):
+            keys.add(f"workcenter:{backend}:{data['workcenterCode']}")
+        return sorted(keys)
+
+    @api.model
+    def _pico_try_locks(self, keys, session=True):
+        """Take every advisory lock of `keys` without waiting; True if all were.
+
+        Session locks (kept across the commits of one event's work, released by
+        `_pico_unlock` or when the connection ends, e.g. a killed node) or, when
+        the caller does not commit, transaction locks.
+        """
+        if not keys:
+            return True
+        function = "pg_try_advisory_lock" if session else "pg_try_advisory_xact_lock"
+        self.env.cr.execute(
+            SQL(
+                "SELECT key, %s(hashtextextended(key, 0)) "
+                "FROM unnest(%s::text[]) AS key",
+                SQL(function),
+                [f"{LOCK_NAMESPACE}{key}" for key in keys],
+            )
+        )
+        rows = self.env.cr.fetchall()
+        if all(taken for _key, taken in rows):
+            return True
+        if session:
+            self._pico_unlock(
+                [key[len(LOCK_NAMESPACE) :] for key, taken in rows if taken]
+            )
+        return False
+
+    @api.model
+    def _pico_unlock(self, keys):
+        """Release session advisory locks taken by `_pico_try_locks`."""
+        if not keys:
+            return
+        try:
+            self.env.cr.execute(
+                SQL(
+                    "SELECT pg_advisory_unlock(hashtextextended(key, 0)) "
+                    "FROM unnest(%s::text[]) AS key",
+                    [f"{LOCK_NAMESPACE}{key}" for key in keys],
+                ),
+                log_exceptions=False,
+            )
+        except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
+            # The connection is gone (and its locks with it).
+            _logger.info("Pico event locks not released: %s", exc)
 
     def _pico_process_one(self):
         """Apply one claimed event and record the outcome in a single write."""
@@ -273,18 +521,21 @@ class PicoEvent(models.Model):
         attempts = self.attempts + 1
         vals = {"attempts": attempts}
         handler = self._EVENT_HANDLERS.get(self.event_type)
-        if handler in self.env and not self.production_id:
+        production = self._pico_locate_production()
+        if production and production != self.production_id:
             # Outside the handler's savepoint: a failure still shows on the order.
-            locate = getattr(self.env[handler], "_pico_event_production", None)
-            production = locate(self) if locate else None
-            if production:
-                vals["production_id"] = production.id
+            vals["production_id"] = production.id
         try:
             if not handler or handler not in self.env:
                 raise UserError(
                     self.env._("No processor for %s events.", self.event_type)
                 )
             with self.env.cr.savepoint():
+                if production:
+                    # A planner's change committed after this transaction began
+                    # is a serialization failure here, before any work, instead
+                    # of a failed UPDATE that Odoo would log as an ERROR.
+                    production._pico_lock_rows()
                 result = (
                     self.env[handler]
                     .with_company(backend.company_id)

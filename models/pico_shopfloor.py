@@ -70,6 +70,22 @@ class PicoShopfloor(models.AbstractModel):
         return production
 
     @api.model
+    def _pico_event_production(self, event):
+        """The MO an event names, if known, without applying it (or empty).
+
+        The inbox processor records it on the event outside the savepoint of the
+        handler, so that a failure of the handler still shows on the order.
+        """
+        data = event.data if isinstance(event.data, dict) else {}
+        reference = data.get("externalOrderId")
+        name = data.get("productionRef")
+        if not reference and not name:
+            return self.env["mrp.production"]
+        return self._pico_production_by_reference(
+            event.backend_id, reference and str(reference), name and str(name)
+        )
+
+    @api.model
     def _pico_production_by_reference(self, backend, reference, name):
         productions = self.env["mrp.production"].with_context(active_test=False)
         if reference:
@@ -264,22 +280,29 @@ class PicoShopfloor(models.AbstractModel):
         start = _naive(data["start"], "start")
         end = _naive(data.get("end"), "end")
         productivity = self.env["mrp.workcenter.productivity"]
-        # A stop is reported when it starts and again when it ends: one record.
-        record = productivity.search(
-            [
-                ("workcenter_id", "=", workcenter.id),
-                ("date_start", "=", start),
-                ("workorder_id", "=", False),
-            ],
-            limit=1,
-        )
+        # A stop is reported when it starts and again when it ends: one record,
+        # kept unique by its key. The inbox processor never applies two events of
+        # one work center at once (see pico.event._pico_lock_keys).
+        stop_key = f"{backend.id}:{workcenter.id}:{fields.Datetime.to_string(start)}"
+        record = productivity.search([("pico_stop_key", "=", stop_key)], limit=1)
+        if not record:
+            # Opened before stops had a key.
+            record = productivity.search(
+                [
+                    ("workcenter_id", "=", workcenter.id),
+                    ("date_start", "=", start),
+                    ("workorder_id", "=", False),
+                    ("pico_stop_key", "=", False),
+                ],
+                limit=1,
+            )
         vals = {"loss_id": reason.loss_id.id}
         if end:
             vals["date_end"] = end
         if data.get("note"):
             vals["description"] = data["note"]
         if record:
-            record.write(vals)
+            record.write({**vals, "pico_stop_key": stop_key})
             action = self.env._("closed") if end else self.env._("updated")
         else:
             record = productivity.create(
@@ -288,6 +311,7 @@ class PicoShopfloor(models.AbstractModel):
                     "workcenter_id": workcenter.id,
                     "company_id": workcenter.company_id.id or backend.company_id.id,
                     "date_start": start,
+                    "pico_stop_key": stop_key,
                     "user_id": False,
                     "description": data.get("note")
                     or self.env._("Reported by Pico (%s)", data["reasonCode"]),

@@ -7,3 +7,4 @@ from . import test_catalogue
 from . import test_mqtt
 from . import test_security_secrets
 from . import test_bom_transfer
+from . import test_reliability

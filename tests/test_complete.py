@@ -823,7 +823,9 @@ class TestConcurrentProcessors(TransactionCase):
         self.assertFalse(errors)
         self.assertFalse(any(worker.is_alive() for worker in workers))
         self.assertEqual(len(counts), 2)
-        self.assertTrue(all(counts), f"both workers applied events: {counts}")
+        # The orders share their component's stock: work on them is serialised
+        # (pico.event._pico_lock_keys), so one worker may have left all to the other.
+        self.assertTrue(any(counts), f"events were applied: {counts}")
         # An event that lost a race on its order (the other worker was splitting
         # it) comes due again a moment later; run until nothing is left.
         deadline = time.monotonic() + 60

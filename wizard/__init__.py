@@ -1,1 +1,2 @@
 from . import pico_manual_order
+from . import change_production_qty
