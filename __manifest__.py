@@ -53,5 +53,6 @@
     "demo": [
         "demo/pico_backend_demo.xml",
         "demo/pico_catalogue_demo.xml",
+        "demo/pico_bom_transfer_demo.xml",
     ],
 }

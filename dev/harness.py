@@ -609,6 +609,10 @@ class Simulator:
     def faults(self, **body):
         return self.control("faults", body)
 
+    def deploy(self, product_id):
+        """Deploy a product created with the Work Instructions API."""
+        return self.control("deploy", {"productId": product_id})
+
     def graphql(self, query, variables=None):
         status, body = http_json(
             self.graphql_url,
@@ -621,11 +625,18 @@ class Simulator:
 
 
 def start_simulator(
-    python, run_dir, name="simulator", port=None, mqtt=None, fixture=None
+    python,
+    run_dir,
+    name="simulator",
+    port=None,
+    mqtt=None,
+    fixture=None,
+    work_instructions=False,
 ):
     """Run `python -m simulator` (8077 when free); return (Service, Simulator).
 
     mqtt: (host, port, prefix) to publish completions to a broker.
+    work_instructions: serve Pico's alpha Work Instructions API (BOM transfer).
     """
     port = port or free_port(8077)
     cmd = [python, "-m", "simulator", "--port", port]
@@ -634,6 +645,8 @@ def start_simulator(
         cmd += ["--mqtt-host", host, "--mqtt-port", mqtt_port, "--mqtt-prefix", prefix]
     if fixture:
         cmd += ["--fixture", fixture]
+    if work_instructions:
+        cmd.append("--work-instructions")
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     service = spawn(run_dir, name, cmd, cwd=REPO, env=env)
     simulator = Simulator(f"http://{HOST}:{port}")
