@@ -15,7 +15,7 @@
     "installable": True,
     "depends": ["mrp"],
     "external_dependencies": {
-        "python": ["requests", "paho-mqtt", "jsonschema"],
+        "python": ["requests", "paho-mqtt", "jsonschema", "prometheus-client"],
     },
     "data": [
         "security/pico_security.xml",
@@ -43,6 +43,8 @@
         "views/pico_quality_result_views.xml",
         "views/mrp_bom_transfer_views.xml",
         "views/menus.xml",
+        "data/pico_insight_data.xml",
+        "views/pico_insight_views.xml",
     ],
     "images": [
         "static/description/screenshot_backend.png",

@@ -24,3 +24,10 @@ from . import pico_exchange_transfer
 from . import pico_backend_transfer
 from . import pico_operation_transfer
 from . import mrp_workcenter_productivity
+from . import pico_clock_skew
+from . import pico_event_insight
+from . import pico_backend_insight
+from . import pico_work_order_insight
+from . import pico_quality_result_insight
+from . import pico_consumption_report
+from . import stock_scrap

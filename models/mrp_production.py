@@ -675,6 +675,10 @@ class MrpProduction(models.Model):
             move = moves.browse(consume.key)
             if consume.source == completion_core.FROM_SERIALS:
                 self._pico_set_component_lots(move, component_lots[move.id])
+            elif move.manual_consumption and move.picked:
+                # A consumption event registered what the floor used: keep it
+                # (Odoo's set_qty_producing leaves such moves alone too).
+                continue
             else:
                 qty = move.product_uom.round(
                     move.product_id.uom_id._compute_quantity(
