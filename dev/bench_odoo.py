@@ -9,6 +9,9 @@ Never imported by the addon or its tests: dev/benchmark.py feeds this file to
   own committed transaction; a cProfile of a few more of each.
 - `catalogue(env, params)`: the catalogue synchronization of a backend whose Pico
   lists a large catalogue (time, peak RSS growth, tracemalloc peak).
+- `insight(env, params)`: the Actual vs Standard pivot (the grouping sets the web
+  client's pivot asks for) over a year of generated built units (250,000 by
+  default), as a Pico user; the generated rows are deleted afterwards.
 """
 # pylint: disable=invalid-commit
 
@@ -435,4 +438,128 @@ def catalogue(env, params):
         "rss_peak_mib": rss_after / 1024,
         "tracemalloc_peak_mib": peak / 1024 / 1024,
         "tracemalloc_sync_ms": traced_ms,
+    }
+
+
+INSIGHT_MEASURES = [
+    "__count",
+    "actual_minutes:avg",
+    "standard_minutes:avg",
+    "variance_pct:avg",
+    "scrap_rate:avg",
+    "first_pass_yield:avg",
+]
+INSIGHT_OPERATION = "bench-insight-op"
+
+
+def _generate_units(env, count, products, operators):
+    """Insert `count` built units over the last year, straight in SQL."""
+    backend = env["pico.backend"].search([], limit=1)
+    operation = env["pico.operation"].search([("backend_id", "=", backend.id)], limit=1)
+    env.cr.execute(
+        """
+        INSERT INTO pico_work_order (
+            backend_id, company_id, operation_id, operation_pico_id,
+            external_order_id, order_index, state, manual, built_product_id,
+            station, operator_id, cycle_time, started_at, completed_at,
+            actual_minutes, standard_minutes, variance_minutes, variance_pct,
+            slower_than_standard, scrapped, quality_failed, scrap_rate,
+            first_pass_yield, create_uid, write_uid, create_date, write_date)
+        SELECT %(backend)s, %(company)s, %(operation)s, %(pico_op)s,
+               'BENCH-' || (g / 10), g %% 10, 'done', false,
+               (%(products)s::int[])[1 + g %% %(n_products)s],
+               'Line ' || (1 + g %% 4) || ' / St ' || (1 + g %% 6),
+               (%(operators)s::int[])[1 + g %% %(n_operators)s],
+               x.actual, x.done - x.actual * interval '1 minute', x.done,
+               x.actual, x.standard, x.actual - x.standard,
+               (x.actual - x.standard) * 100.0 / x.standard,
+               x.actual > x.standard, x.r < 0.01, x.r < 0.03,
+               CASE WHEN x.r < 0.01 THEN 100 ELSE 0 END,
+               CASE WHEN x.r < 0.03 THEN 0 ELSE 100 END,
+               1, 1, now() at time zone 'UTC', now() at time zone 'UTC'
+          FROM generate_series(1, %(count)s) g,
+       LATERAL (SELECT (now() at time zone 'UTC') - interval '365 days'
+                       + g * interval '365 days' / %(count)s AS done,
+                       8 + random() * 6 AS actual,
+                       10.0 + g %% 3 AS standard,
+                       random() AS r) x
+        """,
+        {
+            "backend": backend.id,
+            "company": backend.company_id.id,
+            "operation": operation.id,
+            "pico_op": INSIGHT_OPERATION,
+            "products": products.ids,
+            "n_products": len(products),
+            "operators": operators.ids,
+            "n_operators": len(operators),
+            "count": count,
+        },
+    )
+    env.cr.execute("ANALYZE pico_work_order")
+    env.cr.commit()
+    return backend
+
+
+def insight(env, params):
+    """Time the Actual vs Standard pivot over `units` generated built units."""
+    count, runs = params["units"], params.get("runs", 5)
+    products = env["product.product"].create(
+        [{"name": f"Benchmark product {n}", "type": "consu"} for n in range(8)]
+    )
+    backend = env["pico.backend"].search([], limit=1)
+    operators = env["pico.operator"].create(
+        [{"backend_id": backend.id, "name": f"Bench Operator {n}"} for n in range(12)]
+    )
+    env.cr.commit()
+    start = time.perf_counter()
+    _generate_units(env, count, products, operators)
+    generate_s = time.perf_counter() - start
+    user = env.ref("base.user_admin")
+    units = env["pico.work.order"].with_user(user)
+    done = [("state", "=", "done")]
+    views = {
+        "product x week (default pivot)": (
+            done,
+            [
+                [],
+                ["built_product_id"],
+                ["completed_at:week"],
+                ["built_product_id", "completed_at:week"],
+            ],
+        ),
+        "station x operator": (
+            done,
+            [[], ["station"], ["operator_id"], ["station", "operator_id"]],
+        ),
+        "this week, by product": (
+            done + [("completed_at", ">=", "=week_start")],
+            [[], ["built_product_id"]],
+        ),
+    }
+    results = {}
+    for name, (domain, grouping_sets) in views.items():
+        timings = []
+        groups = 0
+        for _run in range(runs):
+            env.invalidate_all()
+            begin = time.perf_counter()
+            sets = units.formatted_read_grouping_sets(
+                domain, grouping_sets, INSIGHT_MEASURES
+            )
+            timings.append((time.perf_counter() - begin) * 1000)
+            groups = sum(len(part) for part in sets)
+        results[name] = {"ms": timings, "groups": groups, **_summary(timings)}
+    total = units.search_count(done)
+    env.cr.execute(
+        "DELETE FROM pico_work_order WHERE operation_pico_id = %s", [INSIGHT_OPERATION]
+    )
+    operators.unlink()
+    env.cr.commit()
+    return {
+        "units": count,
+        "units_visible": total,
+        "generate_s": generate_s,
+        "runs": runs,
+        "pivot": results,
     }

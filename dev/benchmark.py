@@ -20,6 +20,11 @@ loopback port. Then it measures:
   sending back to back, and 50 clients paced at 1 request/s each (distinct real
   completion payloads; the processor cron is still triggered and woken, but its
   code does nothing meanwhile, so that the figures are the door's).
+- in process, last: the Actual vs Standard pivot (Manufacturing > Reporting >
+  Pico) over a year of generated built units (--insight-units, 250,000 by
+  default; 0 skips it): the grouping sets the web client's pivot asks for, as the
+  administrator (record rules apply), five runs each. `--insight-only` installs
+  the database and runs only this measure.
 
 Why --workers: one threaded Odoo process (--workers=0) runs every request and cron
 on one core because of Python's GIL; production runs the prefork server. The
@@ -67,6 +72,7 @@ TARGETS = {
     "processing_ratio": 1.25,
     "accept_p99_ms_at_50": 30,
     "confirm_slowdown": 0.10,
+    "insight_pivot_ms": 1000,
 }
 
 
@@ -148,7 +154,9 @@ class Bench:
         self.args = args
         self.db = h.check_db_name(os.environ.get("BENCH_DB") or "pico_bench")
         self.results = {"targets": TARGETS, "started_at": _now()}
-        steps = 13
+        steps = 13 + bool(args.insight_units)
+        if args.insight_only:
+            steps = 7
         self.progress = h.Progress(steps)
         self.http = requests.Session()
         self.pg = None
@@ -256,6 +264,22 @@ class Bench:
             )
             self.results["catalogue"] = result
             note["text"] = f"{result['sync_ms'] / 1000:.1f} s"
+
+    def insight(self):
+        units = self.args.insight_units
+        if not units:
+            return
+        script = (Path(__file__).resolve().parent / "bench_odoo.py").read_text()
+        with self.progress.step(
+            f"In process: Actual vs Standard pivot on {units:,} generated units"
+        ) as note:
+            result = self.run.shell(
+                h.shell_call(script, {"units": units, "runs": 5}, "insight"),
+                log_name="bench-insight",
+            )
+            self.results["insight"] = result
+            default = result["pivot"]["product x week (default pivot)"]
+            note["text"] = f"median {default['median']:.0f} ms"
 
     # --- Against the server ----------------------------------------------------------
     def start_server(self):
@@ -573,10 +597,13 @@ class Bench:
     def report(self):
         r = self.results
         rows = self.rows = []
-        self.report_accept(r["accept"])
-        self.report_inprocess(r["inprocess"])
-        self.report_latencies(r)
-        self.report_catalogue(r["catalogue"])
+        if not self.args.insight_only:
+            self.report_accept(r["accept"])
+            self.report_inprocess(r["inprocess"])
+            self.report_latencies(r)
+            self.report_catalogue(r["catalogue"])
+        if r.get("insight"):
+            self.report_insight(r["insight"])
         r["rows"] = [list(x) for x in rows]
         r["finished_at"] = _now()
         r["machine"]["load_average_at_end"] = list(os.getloadavg())
@@ -700,6 +727,19 @@ class Bench:
             f"{cat['resync_ms'] / 1000:.1f} s, {cat['resync_queries']} queries",
         )
 
+    def report_insight(self, ins):
+        limit = TARGETS["insight_pivot_ms"]
+        for name, res in ins["pivot"].items():
+            label = f"Pico report pivot, {name}"
+            value = (
+                f"median {res['median']:.0f} ms, max {res['max']:.0f} ms "
+                f"({res['groups']} groups, {ins['units']:,} units)"
+            )
+            if name.startswith("product x week"):
+                self.row(label, value, f"< {limit} ms", res["median"] < limit)
+            else:
+                self.row(label, value)
+
     def print_report(self):
         m = self.results["machine"]
         load = " ".join(f"{x:.2f}" for x in m["load_average_at_start"])
@@ -720,6 +760,8 @@ class Bench:
         for row in [heads, tuple("-" * w for w in widths), *self.rows]:
             cells = zip(row, widths, strict=True)
             print("  ".join(str(c).ljust(w) for c, w in cells).rstrip())
+        if self.args.insight_only:
+            return
         ip = self.results["inprocess"]
         show = self.args.profile
         if show or self.ratio > TARGETS["processing_ratio"]:
@@ -846,6 +888,17 @@ def main(argv=None):
     )
     parser.add_argument("--catalogue", type=int, default=5000, help="operations")
     parser.add_argument(
+        "--insight-units",
+        type=int,
+        default=250_000,
+        help="built units generated for the report pivot measure (0: skip it)",
+    )
+    parser.add_argument(
+        "--insight-only",
+        action="store_true",
+        help="install, then measure only the report pivot",
+    )
+    parser.add_argument(
         "--quick", action="store_true", help="small counts (a smoke run)"
     )
     parser.add_argument("--profile", action="store_true", help="print the cProfiles")
@@ -860,6 +913,9 @@ def main(argv=None):
     if args.quick:
         args.runs, args.latency_runs, args.paced = 6, 4, 2
         args.accept, args.catalogue = (20, 50, 100), 500
+        args.insight_units = min(args.insight_units, 20_000)
+    if args.insight_only and not args.insight_units:
+        parser.error("--insight-only needs --insight-units > 0")
     try:
         reexec_with_odoo_python()
     except h.HarnessError as exc:
@@ -867,12 +923,18 @@ def main(argv=None):
     bench = Bench(args)
     try:
         bench.setup()
+        if args.insight_only:
+            bench.insight()
+            bench.report()
+            bench.cleanup()
+            return 0
         bench.in_process()
         bench.start_server()
         bench.confirm_to_pico()
         bench.webhook_completions()
         bench.mqtt_completions()
         bench.accept()
+        bench.insight()
         bench.report()
     except h.HarnessError as exc:
         print(f"\ndev/benchmark.py: {exc}", file=sys.stderr)
