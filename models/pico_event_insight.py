@@ -43,22 +43,31 @@ class PicoEvent(models.Model):
         )
         return res
 
+    @api.model
+    def _pico_with_clocks(self, vals):
+        """vals with the reception time to the millisecond and received - event."""
+        vals = dict(vals)
+        vals.setdefault("received_at", _utcnow())
+        mes_time = fields.Datetime.to_datetime(vals.get("mes_time"))
+        received = fields.Datetime.to_datetime(vals["received_at"])
+        if (
+            mes_time
+            and received
+            and vals.get("event_type") in SKEW_EVENT_TYPES
+            and vals.get("source") in SKEW_SOURCES
+            and "transit_ms" not in vals
+        ):
+            vals["transit_ms"] = (received - mes_time).total_seconds() * 1000.0
+        return vals
+
+    @api.model
+    def _pico_insert_row(self, backend, vals):
+        # The doors store events with one INSERT, not through create().
+        return super()._pico_insert_row(backend, self._pico_with_clocks(vals))
+
     @api.model_create_multi
     def create(self, vals_list):
-        now = _utcnow()
-        for vals in vals_list:
-            vals.setdefault("received_at", now)
-            mes_time = fields.Datetime.to_datetime(vals.get("mes_time"))
-            received = fields.Datetime.to_datetime(vals["received_at"])
-            if (
-                mes_time
-                and received
-                and vals.get("event_type") in SKEW_EVENT_TYPES
-                and vals.get("source") in SKEW_SOURCES
-                and "transit_ms" not in vals
-            ):
-                vals["transit_ms"] = (received - mes_time).total_seconds() * 1000.0
-        return super().create(vals_list)
+        return super().create([self._pico_with_clocks(vals) for vals in vals_list])
 
     def write(self, vals):
         if vals.get("processed_at") and vals.get("state") == inbox.DONE:
