@@ -333,6 +333,14 @@ class MrpBom(models.Model):
             },
         }
 
+    def action_pico_transfer_retry(self):
+        """Send the last transfer again (after its failure's cause is fixed)."""
+        self._pico_transfer_check_access()
+        exchanges = self.pico_transfer_exchange_id
+        if not exchanges:
+            raise UserError(self.env._("Nothing was sent to Pico yet."))
+        return exchanges.action_retry()
+
     def action_pico_transfer_open_exchange(self):
         self.ensure_one()
         return {

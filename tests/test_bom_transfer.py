@@ -285,7 +285,9 @@ class TestBomTransfer(TransferMixin, PicoCase):
         self.assertIn("400", bom.pico_transfer_error)
         self.assertIn("Sending to Pico failed", bom.message_ids[0].body)
         self.assertTrue(exchange.activity_ids)
-        exchange.with_user(self.user).action_retry()
+        with self.assertRaises(AccessError):
+            bom.with_user(self.user).action_pico_transfer_retry()
+        bom.with_user(self.manager).action_pico_transfer_retry()
         self.assertEqual(exchange.state, "pending")
         self.env["pico.exchange"].sudo()._send_due(ids=exchange.ids)
         self.assertEqual(bom.pico_transfer_state, "done", exchange.error)
