@@ -498,21 +498,31 @@ class PicoEvent(models.Model):
 
     @api.model
     def _pico_unlock(self, keys):
-        """Release session advisory locks taken by `_pico_try_locks`."""
+        """Release session advisory locks taken by `_pico_try_locks`.
+
+        Never leaves one behind on a pooled connection: in a failed transaction
+        (an exception on its way up, which rolls back anyway) it rolls back first.
+        """
         if not keys:
             return
-        try:
-            self.env.cr.execute(
-                SQL(
-                    "SELECT pg_advisory_unlock(hashtextextended(key, 0)) "
-                    "FROM unnest(%s::text[]) AS key",
-                    [f"{LOCK_NAMESPACE}{key}" for key in keys],
-                ),
-                log_exceptions=False,
-            )
-        except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
-            # The connection is gone (and its locks with it).
-            _logger.info("Pico event locks not released: %s", exc)
+        query = SQL(
+            "SELECT pg_advisory_unlock(hashtextextended(key, 0)) "
+            "FROM unnest(%s::text[]) AS key",
+            [f"{LOCK_NAMESPACE}{key}" for key in keys],
+        )
+        cr = self.env.cr
+        for attempt in range(2):
+            try:
+                cr.execute(query, log_exceptions=False)
+                return
+            except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
+                # The connection is gone, and its locks with it.
+                _logger.info("Pico locks not released: %s", exc)
+                return
+            except psycopg2.Error:
+                if attempt:
+                    raise
+                cr.rollback()
 
     def _pico_process_one(self):
         """Apply one claimed event and record the outcome in a single write."""

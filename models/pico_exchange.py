@@ -22,6 +22,8 @@ TRACEBACK_LIMIT = 20000
 # Stop a cron run when less time than this is left: one request may take
 # connect + read timeout (35 s by default) and must not be cut by the cron limit.
 CRON_TIME_MARGIN = 60.0
+# Seconds after which a `sending` row no live sender holds is put back at once.
+ORPHAN_AFTER = 5
 
 
 def _commit_default():
@@ -168,14 +170,18 @@ class PicoExchange(models.Model):
                 exchange = self._pico_claim_next(ids, commit)
                 if not exchange:
                     break
-                exchange._pico_send_one(clients)
-                sent += 1
-                if commit:
-                    left = self.env["ir.cron"]._commit_progress(1)
-                    if left < CRON_TIME_MARGIN:
-                        # Out of time for this run: come back at once for the rest.
-                        self._pico_trigger()
-                        break
+                try:
+                    exchange._pico_send_one(clients)
+                    sent += 1
+                    if commit:
+                        left = self.env["ir.cron"]._commit_progress(1)
+                        if left < CRON_TIME_MARGIN:
+                            # Out of time for this run: come back at once for the rest.
+                            self._pico_trigger()
+                            break
+                finally:
+                    if commit:
+                        self.env["pico.event"]._pico_unlock(exchange._pico_lock_keys())
         finally:
             for client in clients.values():
                 client.close()
@@ -230,10 +236,17 @@ class PicoExchange(models.Model):
             outbox.claim(exchange.state, exchange.attempts, fields.Datetime.now())
         )
         if commit:
+            # Held while the row says `sending`: a sweep that can take it knows the
+            # sender is gone (a killed node), without waiting for stuck_after.
+            self.env["pico.event"]._pico_try_locks(exchange._pico_lock_keys())
             # The row now says `sending`: other workers leave it alone, and a crash
             # during the call leaves a trace the sweep puts back in the queue.
             self.env.cr.commit()  # pylint: disable=invalid-commit
         return exchange
+
+    def _pico_lock_keys(self):
+        """The advisory lock a sender holds while this row is `sending`."""
+        return [f"exchange:{exchange.id}" for exchange in self]
 
     def _pico_policy(self):
         backend = self.backend_id
@@ -317,14 +330,20 @@ class PicoExchange(models.Model):
                AND (sending_since IS NULL OR sending_since < %s)
                FOR NO KEY UPDATE SKIP LOCKED
             """,
-            (outbox.SENDING, now - timedelta(seconds=outbox.Policy.stuck_after)),
+            (outbox.SENDING, now - timedelta(seconds=ORPHAN_AFTER)),
         )
         candidates = self.browse([row[0] for row in self.env.cr.fetchall()])
         candidates.invalidate_recordset()
+        events = self.env["pico.event"]
         for exchange in candidates:
             policy = exchange._pico_policy()
+            keys = exchange._pico_lock_keys()
             if not outbox.is_stuck(exchange.state, exchange.sending_since, now, policy):
-                continue
+                # Recent: stuck only if no live sender holds its lock (a sender
+                # killed mid-call, its connection and lock gone with it).
+                if not events._pico_try_locks(keys):
+                    continue
+                events._pico_unlock(keys)
             exchange.write(outbox.sweep(exchange.state, exchange.attempts, now, policy))
             if exchange.state == outbox.DEAD:
                 exchange.work_order_id._pico_after_exchange(exchange)

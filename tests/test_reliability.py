@@ -367,6 +367,49 @@ class TestRestartAndFailures(TransactionCase):
         self.assertEqual(started[0].args, (self.env.cr.dbname,))
         self.assertIs(started[0].function, pico_event_module._take_up_backlog)
 
+    def _sending(self, number):
+        exchange = self.env["pico.exchange"]._pico_enqueue(
+            [
+                {
+                    "backend_id": self.backend.id,
+                    "kind": "save",
+                    "operation_pico_id": "op-x",
+                    "external_order_id": f"KILLED#{number}",
+                    "order_index": 0,
+                    "request": "{}",
+                }
+            ]
+        )
+        self.env.flush_all()
+        # As a sender killed during the call left it, 30 s ago.
+        self.env.cr.execute(
+            "UPDATE pico_exchange SET state = 'sending', attempts = 1, "
+            "sending_since = (now() AT TIME ZONE 'UTC') - interval '30 seconds' "
+            "WHERE id = %s",
+            [exchange.id],
+        )
+        exchange.invalidate_recordset()
+        return exchange
+
+    def test_send_of_a_killed_node_is_taken_up_at_once(self):
+        """A `sending` row whose sender died goes back to the queue within
+        seconds, not after stuck_after (10 minutes); one a live sender holds
+        (its advisory lock) stays where it is."""
+        orphan, live = self._sending(1), self._sending(2)
+        events = self.env["pico.event"]
+        with self.registry.cursor() as other:
+            # Another node, alive, in the middle of sending `live`.
+            env = api.Environment(other, SUPERUSER_ID, {})
+            self.assertTrue(env["pico.event"]._pico_try_locks(live._pico_lock_keys()))
+            try:
+                self.env["pico.exchange"]._pico_sweep_stuck()
+            finally:
+                env["pico.event"]._pico_unlock(live._pico_lock_keys())
+        self.assertNotEqual(orphan.state, "sending")
+        self.assertEqual(live.state, "sending")
+        self.assertTrue(events._pico_try_locks(live._pico_lock_keys()))
+        events._pico_unlock(live._pico_lock_keys())
+
     def test_shopfloor_failure_reaches_its_order(self):
         """A shop-floor event that fails still names its MO, and the MO says so."""
         product = self.env["product.product"].create(
