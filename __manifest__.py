@@ -25,6 +25,7 @@
         "data/mail_activity_type_data.xml",
         "views/pico_backend_views.xml",
         "views/pico_backend_security_views.xml",
+        "views/pico_backend_features_views.xml",
         "views/pico_event_views.xml",
         "views/pico_operation_views.xml",
         "views/pico_operation_version_views.xml",

@@ -1,6 +1,6 @@
 """Odoo-free core of the Pico MES connector: client, payloads, keys, validation."""
 
-from . import backoff, documents, errors, keys, payloads, schemas, signature
+from . import backoff, documents, errors, features, keys, payloads, schemas, signature
 from .client import PicoClient
 from .errors import PayloadError, PicoError, PicoPermanentError, PicoRetryableError
 
@@ -13,6 +13,7 @@ __all__ = [
     "backoff",
     "documents",
     "errors",
+    "features",
     "keys",
     "payloads",
     "schemas",

@@ -6,7 +6,7 @@ import logging
 import requests
 from requests.adapters import HTTPAdapter
 
-from . import documents
+from . import documents, features
 from .errors import PicoPermanentError, PicoRetryableError
 
 _logger = logging.getLogger(__name__)
@@ -53,10 +53,19 @@ class PicoClient:
     """Minimal GraphQL-over-HTTP client for one Pico instance."""
 
     def __init__(
-        self, endpoint, token, connect_timeout=5.0, read_timeout=30.0, session=None
+        self,
+        endpoint,
+        token,
+        connect_timeout=5.0,
+        read_timeout=30.0,
+        session=None,
+        features=None,
     ):
         self.endpoint = endpoint
         self._token = token
+        # The optional API features (core.features) the documents may use; the
+        # documented minimum unless told otherwise.
+        self.features = frozenset(features or ())
         self.timeout = (connect_timeout, read_timeout)
         self.session = session if session is not None else requests.Session()
         # Timeouts live on the transport rather than on each call, so that wrappers
@@ -163,9 +172,28 @@ class PicoClient:
             )
         return data
 
+    def detect_features(self):
+        """Ask Pico which optional features it has; use them from now on.
+
+        Return the core.features.Detection (a refused introspection falls back to
+        the documented minimum).
+        """
+        detection = features.detect(self)
+        self.features = detection.features
+        return detection
+
+    def fragment(self, stream):
+        """The webhook responseFragment for a stream, built from the features."""
+        if stream == documents.COMPLETION_STREAM:
+            return features.completion_fragment(self.features)
+        if stream == documents.OPERATION_STREAM:
+            return features.operation_fragment(self.features)
+        raise ValueError(f"no fragment for stream {stream!r}")
+
     def operations(self):
         """Return every Operation (product or process) as a list of dicts."""
-        return _field(self.execute(documents.OPERATIONS_QUERY), "operations")
+        query = features.operations_query(self.features)
+        return _field(self.execute(query), "operations")
 
     def sub_operations(self):
         """Return every parent/child link between operations."""
@@ -173,7 +201,7 @@ class PicoClient:
 
     def operation_order_completes(self):
         """Return every completion Pico has recorded, as it lists them."""
-        data = self.execute(documents.OPERATION_ORDER_COMPLETES_QUERY)
+        data = self.execute(features.completions_query(self.features))
         return _field(data, "operationOrderCompletes")
 
     def webhook_subscriptions(self):
@@ -190,18 +218,20 @@ class PicoClient:
         optional_operation_ids=None,
         secondary_external_order_id=None,
     ):
-        """Create or update one operation order unit and return Pico's message."""
-        order = {
-            "operationId": operation_id,
-            "externalOrderId": external_order_id,
-            "orderIndex": order_index,
-        }
-        if reserved_serial:
-            order["reservedSerialNumber"] = reserved_serial
-        if optional_operation_ids:
-            order["selectOptionalOperationIds"] = list(optional_operation_ids)
-        if secondary_external_order_id:
-            order["secondaryExternalOrderId"] = secondary_external_order_id
+        """Create or update one operation order unit and return Pico's message.
+
+        Raise core.features.FeatureMissing (permanent) for a reserved serial this
+        Pico cannot take.
+        """
+        order = features.save_input(
+            self.features,
+            operation_id,
+            external_order_id,
+            order_index,
+            reserved_serial=reserved_serial,
+            optional_operation_ids=optional_operation_ids,
+            secondary_external_order_id=secondary_external_order_id,
+        )
         data = self.execute(documents.SAVE_ORDER_MUTATION, {"input": order})
         return self._redact(str(_field(_field(data, "operationOrderSave"), "message")))
 

@@ -213,8 +213,6 @@ def serial_key(serial):
         return serial.id
     if serial.external_id:
         return f"part:{serial.external_id}"
-    if serial.label:
-        return f"label:{serial.label}"
     return None
 
 

@@ -2,6 +2,8 @@
 
 import re
 
+from . import features
+
 # Stream fields of Pico's Subscription type; a webhook fragment's type condition picks
 # one, and a wrapped webhook body is keyed by it.
 COMPLETION_STREAM = "operationOrderCompletesStream"
@@ -14,72 +16,22 @@ STREAM_BY_TYPE = {
     "SubOperation": SUB_OPERATION_STREAM,
 }
 
-COMPLETION_FRAGMENT_NAME = "PicoCompletion"
-OPERATION_FRAGMENT_NAME = "PicoOperation"
+COMPLETION_FRAGMENT_NAME = features.COMPLETION_FRAGMENT_NAME
+OPERATION_FRAGMENT_NAME = features.OPERATION_FRAGMENT_NAME
 
-# Registered as the webhook's responseFragment, so it must name every field the
-# completion processor reads: Pico only sends what the fragment asks for.
-COMPLETION_FRAGMENT = """\
-fragment PicoCompletion on OperationOrderComplete {
-  externalOrderId
-  orderIndex
-  at
-  reservedSerialNumber
-  secondaryExternalOrderId
-  wip
-  operation { id externalId externalRevision name }
-  operationSummary {
-    startedAt
-    cycleTime
-    consumedSerials { id externalId value label }
-  }
-  endState {
-    producedSerial
-    at
-    station { name }
-    operator { name }
-  }
-}
-"""
-
-OPERATION_FRAGMENT = """\
-fragment PicoOperation on Operation {
-  id
-  externalId
-  externalRevision
-  externalCodes
-  name
-  templateID
-  variantName
-  consumedSerials { id externalId label }
-  updatedAt
-  archivedAt
-}
-"""
-
-OPERATIONS_QUERY = (
-    """\
-query Operations {
-  operations { ...PicoOperation }
-}
-"""
-    + OPERATION_FRAGMENT
-)
+# The documents of the documented minimum (no optional feature). The Odoo side
+# builds them from the features it detected on its Pico (core.features).
+COMPLETION_FRAGMENT = features.completion_fragment(features.MINIMUM)
+OPERATION_FRAGMENT = features.operation_fragment(features.MINIMUM)
+OPERATIONS_QUERY = features.operations_query(features.MINIMUM)
+OPERATION_ORDER_COMPLETES_QUERY = features.completions_query(features.MINIMUM)
+INTROSPECTION_QUERY = features.INTROSPECTION_QUERY
 
 SUB_OPERATIONS_QUERY = """\
 query SubOperations {
   subOperations { parentId subId subGroup updatedAt }
 }
 """
-
-OPERATION_ORDER_COMPLETES_QUERY = (
-    """\
-query OperationOrderCompletes {
-  operationOrderCompletes { ...PicoCompletion }
-}
-"""
-    + COMPLETION_FRAGMENT
-)
 
 WEBHOOK_SUBSCRIPTIONS_QUERY = """\
 query WebhookSubscriptions {
@@ -121,6 +73,8 @@ mutation Subscribe($input: SubscribeRequest_Input!) {
 }
 """
 
+# assumed, not documented: the unsubscribe mutation's name and signature
+# (pico-api.md 3.3's placeholder).
 UNSUBSCRIBE_WEBHOOK_MUTATION = """\
 mutation Unsubscribe($subscriptionID: String!) {
   webhookUnsubscribe(subscriptionID: $subscriptionID)
@@ -136,6 +90,7 @@ ALL_DOCUMENTS = {
     "cancel_order": CANCEL_ORDER_MUTATION,
     "subscribe_webhook": SUBSCRIBE_WEBHOOK_MUTATION,
     "unsubscribe_webhook": UNSUBSCRIBE_WEBHOOK_MUTATION,
+    "introspection": INTROSPECTION_QUERY,
 }
 
 FRAGMENTS = {

@@ -32,13 +32,15 @@ class Attribute:
 
     key: str
     external_id: str | None = None
+    # A human name from Odoo (the component product with this part number); Pico
+    # documents none for an Attribute.
     label: str | None = None
     # False when the operation's current version no longer consumes it.
     active: bool = True
 
     @property
     def title(self):
-        """Part number and label, as a planner recognises the attribute."""
+        """Part number and product name, as a planner recognises the attribute."""
         if self.external_id and self.label:
             return f"{self.external_id} ({self.label})"
         return self.external_id or self.label or self.key
@@ -561,8 +563,8 @@ def change(code, **params):
 
 
 def attribute_key(attribute):
-    """Key of a consumed-serial dict: Pico's id, else its part number, else label."""
-    for name, prefix in (("id", ""), ("externalId", "part:"), ("label", "label:")):
+    """Key of a consumed-serial dict: Pico's id, else its part number."""
+    for name, prefix in (("id", ""), ("externalId", "part:")):
         value = attribute.get(name)
         if value:
             return f"{prefix}{value}"
@@ -577,7 +579,6 @@ def canonical_operation(info):
         item = {
             "id": serial.id,
             "externalId": serial.external_id,
-            "label": serial.label,
         }
         key = attribute_key(item)
         if key is None or key in seen:
@@ -607,9 +608,7 @@ def _shown(value):
 
 
 def _serial_title(serial):
-    return Attribute(
-        attribute_key(serial) or "?", serial.get("externalId"), serial.get("label")
-    ).title
+    return Attribute(attribute_key(serial) or "?", serial.get("externalId")).title
 
 
 def operation_changes(old, new):
@@ -640,16 +639,15 @@ def operation_changes(old, new):
             changes.append(change("serial_added", attribute=_serial_title(serial)))
             continue
         before = old_serials[key]
-        for name in ("externalId", "label"):
-            if (before.get(name) or None) != (serial.get(name) or None):
-                changes.append(
-                    change(
-                        "serial_changed",
-                        attribute=_serial_title(serial),
-                        old=_shown(before.get(name)),
-                        new=_shown(serial.get(name)),
-                    )
+        if (before.get("externalId") or None) != (serial.get("externalId") or None):
+            changes.append(
+                change(
+                    "serial_changed",
+                    attribute=_serial_title(serial),
+                    old=_shown(before.get("externalId")),
+                    new=_shown(serial.get("externalId")),
                 )
+            )
     for key, serial in old_serials.items():
         if key not in new_serials:
             changes.append(change("serial_removed", attribute=_serial_title(serial)))

@@ -71,7 +71,6 @@ class ConsumedSerial:
     external_id: str | None
     value: str | None = None
     id: str | None = None
-    label: str | None = None
 
 
 @dataclass(frozen=True)
@@ -143,7 +142,6 @@ def _serials(value, field):
                 external_id=item.get("externalId"),
                 value=item.get("value"),
                 id=item.get("id"),
-                label=item.get("label"),
             )
         )
     return tuple(serials)

@@ -121,7 +121,6 @@ def catalogue_fixture(count, children=4):
             {
                 "id": f"{parent}-a{k}",
                 "externalId": f"BC-{product:05d}-{k}",
-                "label": f"Component {k} serial",
             }
             for k in range(2)
         ]

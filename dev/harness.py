@@ -632,11 +632,13 @@ def start_simulator(
     mqtt=None,
     fixture=None,
     work_instructions=False,
+    args=(),
 ):
     """Run `python -m simulator` (8077 when free); return (Service, Simulator).
 
     mqtt: (host, port, prefix) to publish completions to a broker.
     work_instructions: serve Pico's alpha Work Instructions API (BOM transfer).
+    args: more command-line options (e.g. --schema-profile full).
     """
     port = port or free_port(8077)
     cmd = [python, "-m", "simulator", "--port", port]
@@ -647,6 +649,7 @@ def start_simulator(
         cmd += ["--fixture", fixture]
     if work_instructions:
         cmd.append("--work-instructions")
+    cmd += list(args)
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     service = spawn(run_dir, name, cmd, cwd=REPO, env=env)
     simulator = Simulator(f"http://{HOST}:{port}")

@@ -2,6 +2,7 @@ from . import pico_failure_mixin
 from . import pico_code_mixin
 from . import pico_backend
 from . import pico_backend_security
+from . import pico_backend_features
 from . import pico_event
 from . import pico_operation
 from . import pico_operation_attribute

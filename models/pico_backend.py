@@ -374,15 +374,19 @@ class PicoBackend(models.Model):
         self.ensure_one()
         backend = self.sudo()
         headers = {SECRET_HEADER: backend.webhook_secret}
+        # The fragments select the optional fields Pico was just found to have.
         subscriptions = [
-            ("completion", documents.COMPLETION_FRAGMENT, self.webhook_completion_url),
-            ("version", documents.OPERATION_FRAGMENT, self.webhook_version_url),
+            ("completion", documents.COMPLETION_STREAM, self.webhook_completion_url),
+            ("version", documents.OPERATION_STREAM, self.webhook_version_url),
         ]
         try:
-            with self._get_client() as client:
-                for kind, fragment, url in subscriptions:
+            with self._get_client(detect=True) as client:
+                for kind, stream, url in subscriptions:
                     client.subscribe_webhook(
-                        self._webhook_subscription_id(kind), fragment, url, headers
+                        self._webhook_subscription_id(kind),
+                        client.fragment(stream),
+                        url,
+                        headers,
                     )
         except PicoError as exc:
             return self._notify(
@@ -422,7 +426,8 @@ class PicoBackend(models.Model):
         has the same idempotency key and is skipped. Return (new, listed, refused).
         """
         self.ensure_one()
-        rows = self._get_client().operation_order_completes() or []
+        with self._get_client(detect=True) as client:
+            rows = client.operation_order_completes() or []
         events = self.env["pico.event"].sudo().with_company(self.company_id)
         intakes, refused = [], 0
         for row in rows:

@@ -292,7 +292,6 @@ class PicoOperation(models.Model):
                 {
                     "id": attribute.pico_id or None,
                     "externalId": attribute.external_id or None,
-                    "label": attribute.label or None,
                 }
                 for attribute in attributes.sorted(lambda a: (a.sequence, a.id))
             ],
@@ -316,7 +315,6 @@ class PicoOperation(models.Model):
             values = {
                 "pico_id": serial.get("id") or False,
                 "external_id": serial.get("externalId") or False,
-                "label": serial.get("label") or False,
                 "sequence": sequence,
                 "active": True,
             }
@@ -379,7 +377,7 @@ class PicoOperation(models.Model):
     @api.model
     def _pico_sync_backend(self, backend, in_cron=False):
         """Fetch the whole catalogue of a backend (one call each) and apply it."""
-        client = backend._get_client()
+        client = backend._get_client(detect=True)
         with client:
             operations = client.operations()
             sub_operations = client.sub_operations()
@@ -474,7 +472,7 @@ class PicoOperation(models.Model):
         """The backend's "Synchronize processes" button."""
         backend.ensure_one()
         try:
-            client = backend._get_client()
+            client = backend._get_client(detect=True)
             with client:
                 operations = client.operations()
                 sub_operations = client.sub_operations()

@@ -11,7 +11,7 @@ class PicoOperationAttribute(models.Model):
     _name = "pico.operation.attribute"
     _description = "Pico Consumed Serial"
     _order = "operation_id, sequence, id"
-    _rec_names_search = ["external_id", "label", "pico_id"]
+    _rec_names_search = ["external_id", "pico_id"]
 
     operation_id = fields.Many2one(
         "pico.operation", required=True, readonly=True, index=True, ondelete="cascade"
@@ -32,7 +32,14 @@ class PicoOperationAttribute(models.Model):
         help="Part number of the serialized component (externalId); matched with "
         "the component's internal reference.",
     )
-    label = fields.Char(readonly=True)
+    # Pico documents no human label for an Attribute (id, externalId, value only):
+    # the name comes from the Odoo product whose internal reference is the part
+    # number.
+    label = fields.Char(
+        string="Component",
+        compute="_compute_label",
+        help="Name of the Odoo product whose internal reference is this part number.",
+    )
     sequence = fields.Integer(default=10, readonly=True)
     active = fields.Boolean(
         default=True,
@@ -47,6 +54,23 @@ class PicoOperationAttribute(models.Model):
         "UNIQUE(operation_id, key)",
         "A consumed serial appears once per operation.",
     )
+
+    @api.depends("external_id", "company_id")
+    def _compute_label(self):
+        products = self.env["product.product"].with_context(active_test=False)
+        for attribute in self:
+            product = (
+                products.search(
+                    [
+                        ("default_code", "=", attribute.external_id),
+                        ("company_id", "in", [False, attribute.company_id.id]),
+                    ],
+                    limit=1,
+                )
+                if attribute.external_id
+                else products
+            )
+            attribute.label = product.name or False
 
     @api.depends("external_id", "label", "key")
     def _compute_display_name(self):

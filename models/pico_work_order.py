@@ -416,7 +416,9 @@ class PicoWorkOrder(models.Model):
             {
                 "station": completion.station or False,
                 "operator_id": operator.id,
-                "cycle_time": timing.minutes or 0.0,
+                # Pico's own measure only (cycleTime, an optional field): the
+                # span from start to end includes pauses and is not a cycle time.
+                "cycle_time": (completion.cycle_time_ms or 0) / 60000.0,
                 "received_at": event.received_at,
                 "completion_event_id": event.id,
             }

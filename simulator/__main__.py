@@ -6,6 +6,7 @@ import logging
 import signal
 import threading
 
+from .profiles import DEFAULT_PROFILE, PROFILES
 from .server import BODY_STYLES, PicoSimulator
 
 
@@ -26,6 +27,20 @@ def parse_args(argv=None):
     parser.add_argument("--mqtt-host", help="publish events to this broker")
     parser.add_argument("--mqtt-port", type=int, default=1883)
     parser.add_argument("--mqtt-prefix", default="pico/sim")
+    parser.add_argument(
+        "--schema-profile",
+        choices=PROFILES,
+        default=DEFAULT_PROFILE,
+        help="documented: exactly what Pico documents (default); legacy: plus the "
+        "older snapshot's fields; full: plus the inputs pico-api.md only infers",
+    )
+    parser.add_argument(
+        "--introspection",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="answer __schema/__type queries (--no-introspection refuses them, as "
+        "many production GraphQL servers do)",
+    )
     parser.add_argument("--body-style", choices=BODY_STYLES, default="wrapped")
     parser.add_argument("--hmac-secret", help="sign webhooks with X-Pico-Signature")
     parser.add_argument(
@@ -57,6 +72,8 @@ def main(argv=None):
         mqtt_prefix=args.mqtt_prefix,
         hmac_secret=args.hmac_secret,
         work_instructions=args.work_instructions,
+        schema_profile=args.schema_profile,
+        introspection=args.introspection,
     )
     # SIGTERM (e.g. from a test or a process manager) ends as cleanly as Ctrl-C.
     signal.signal(signal.SIGTERM, _interrupt)
@@ -64,7 +81,8 @@ def main(argv=None):
     # The one line a user or a test waits for; stdout, not logging, by design.
     print(  # pylint: disable=print-used
         f"Pico simulator on {simulator.url} (token {simulator.token}, "
-        f"control {simulator.control_url})",
+        f"control {simulator.control_url}, schema {simulator.schema_profile}, "
+        f"introspection {'on' if simulator.introspection else 'off'})",
         flush=True,
     )
     try:

@@ -9,7 +9,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-from . import control, graph
+from . import control, graph, profiles
 from . import work_instructions as wi
 from .faults import FaultBox
 from .store import SimError, Store, iso, utcnow
@@ -23,6 +23,8 @@ TOKEN_HEADER = "x-pico-api-org"
 BODY_STYLES = ("wrapped", "bare")
 PUBLISH_TYPES = ("scrap", "downtime", "quality", "consumption")
 CONFIG_KEYS = (
+    "schema_profile",
+    "introspection",
     "body_style",
     "hmac_secret",
     "webhook_max_tries",
@@ -50,6 +52,8 @@ class PicoSimulator:
         seed=None,
         host=HOST,
         work_instructions=False,
+        schema_profile=profiles.DEFAULT_PROFILE,
+        introspection=True,
     ):
         self.port = port
         # Loopback by default: the control API has no authentication.
@@ -62,12 +66,17 @@ class PicoSimulator:
         # Pico's alpha Work Instructions API: only on request (see work_instructions).
         self.work_instructions_enabled = bool(work_instructions)
         self.work_instructions = wi.WorkInstructions()
-        self.schema = graph.load_schema([wi.sdl()] if work_instructions else [])
+        self._schema_extensions = [wi.sdl()] if work_instructions else []
+        self.schema_profile = None
+        self.schema = None
+        self.introspection = True
         self.store = Store(fixture)
         self.fault_box = FaultBox(seed)
         self.webhooks = WebhookDispatcher(self.fault_box)
         self.body_style = body_style
         self._defaults = {
+            "schema_profile": schema_profile,
+            "introspection": introspection,
             "body_style": body_style,
             "hmac_secret": hmac_secret,
             "webhook_max_tries": webhook_max_tries,
@@ -155,10 +164,24 @@ class PicoSimulator:
             self._requests.clear()
 
     def configure(self, **options):
-        """Change body_style, hmac_secret or webhook_* settings; return them all."""
+        """Change schema_profile, introspection, body_style, hmac_secret or
+        webhook_* settings; return them all."""
         unknown = sorted(set(options) - set(CONFIG_KEYS))
         if unknown:
             raise SimError("BAD_USER_INPUT", f"unknown settings: {', '.join(unknown)}")
+        if "schema_profile" in options:
+            profile = options["schema_profile"]
+            if profile not in profiles.PROFILES:
+                raise SimError(
+                    "BAD_USER_INPUT", f"schema_profile must be in {profiles.PROFILES}"
+                )
+            if profile != self.schema_profile:
+                self.schema = graph.load_schema(profile, self._schema_extensions)
+                self.schema_profile = profile
+        if "introspection" in options:
+            if not isinstance(options["introspection"], bool):
+                raise SimError("BAD_USER_INPUT", "introspection must be true or false")
+            self.introspection = options["introspection"]
         if "body_style" in options:
             if options["body_style"] not in BODY_STYLES:
                 raise SimError("BAD_USER_INPUT", f"body_style must be in {BODY_STYLES}")
@@ -180,6 +203,8 @@ class PicoSimulator:
     def config(self):
         """The current settings."""
         return {
+            "schema_profile": self.schema_profile,
+            "introspection": self.introspection,
             "body_style": self.body_style,
             "hmac_secret": self.webhooks.hmac_secret,
             "webhook_max_tries": self.webhooks.max_tries,
@@ -389,7 +414,9 @@ class PicoSimulator:
             status = 400
             payload = graph.error_body("body is not valid JSON", "BAD_REQUEST")
         else:
-            status, payload = graph.run_request(self.schema, self._root, body)
+            status, payload = graph.run_request(
+                self.schema, self._root, body, introspection=self.introspection
+            )
         entry["status"] = status
         self._log_request(entry)
         return status, payload

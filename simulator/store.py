@@ -84,7 +84,6 @@ def normalise_attribute(attr):
         "id": attr.get("id"),
         "externalId": attr.get("externalId"),
         "value": attr.get("value"),
-        "label": attr.get("label"),
     }
 
 
@@ -223,7 +222,10 @@ class Store:
         external_id = data.get("externalOrderId")
         if not external_id:
             raise SimError("BAD_USER_INPUT", "externalOrderId is required")
-        index = data.get("orderIndex") or 0
+        # The older snapshot's operationIndex (legacy profile) means the same.
+        index = data.get("orderIndex")
+        if index is None:
+            index = data.get("operationIndex") or 0
         if index < 0:
             raise SimError("BAD_USER_INPUT", "orderIndex must be >= 0")
         with self.lock:
@@ -232,7 +234,11 @@ class Store:
                 raise SimError(
                     "BAD_USER_INPUT", f"operation {operation['id']!r} is archived"
                 )
-            optional = list(data.get("selectOptionalOperationIds") or [])
+            optional = list(
+                data.get("selectOptionalOperationIds")
+                or data.get("selectGroupOperations")
+                or []
+            )
             for operation_id in optional:
                 self._operation(operation_id)
             key = (external_id, operation["id"], index)
@@ -412,7 +418,6 @@ class Store:
                     "id": item.get("id") or known.get("id"),
                     "externalId": item.get("externalId"),
                     "value": item.get("value"),
-                    "label": item.get("label") or known.get("label"),
                 }
             )
         return result

@@ -38,6 +38,11 @@ class PicoSimulatorMixin:
         self.simulator.reset()
         self.simulator.set_faults(clear=True)
 
+    def use_pico_schema(self, profile="full", introspection=True):
+        """Serve another schema profile for this test (the default is Pico's
+        documented schema); the backend sees it when it next detects features."""
+        self.simulator.configure(schema_profile=profile, introspection=introspection)
+
 
 class PicoCase(PicoSimulatorMixin, TransactionCase):
     @classmethod

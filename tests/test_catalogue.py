@@ -153,9 +153,10 @@ class TestCatalogueSync(CatalogueMixin, PicoCase):
         self.assertEqual(
             drone.attribute_ids.mapped("external_id"), ["MOTOR-220", "FC-330"]
         )
+        # Pico documents no label on Attribute: the name is the Odoo product's
+        # whose internal reference is the part number.
         self.assertEqual(
-            drone.attribute_ids.mapped("label"),
-            ["Motor serial", "Flight controller serial"],
+            drone.attribute_ids.mapped("label"), ["Motor", "Flight controller"]
         )
         self.assertEqual(
             drone._pico_processes().mapped("pico_id"), ["op-frame", "op-flight"]
@@ -191,9 +192,7 @@ class TestCatalogueSync(CatalogueMixin, PicoCase):
         self.assertEqual(bom.pico_mapping_state, "valid", bom.pico_mapping_problems)
         operation = _fixture_operation("op-drone")
         operation["name"] = "Pico Demo Drone v2"
-        operation["consumedSerials"].append(
-            {"id": "attr-gps", "externalId": "GPS-9", "label": "GPS serial"}
-        )
+        operation["consumedSerials"].append({"id": "attr-gps", "externalId": "GPS-9"})
         self.simulator.deploy_operation(operation)
         action = self._sync()
         self.assertIn("1 changed", action["params"]["message"])
@@ -206,14 +205,13 @@ class TestCatalogueSync(CatalogueMixin, PicoCase):
         self.assertEqual(latest.kind, "changed")
         self.assertEqual(
             latest.summary,
-            "Name: Pico Demo Drone → Pico Demo Drone v2\n"
-            "Consumed serial added: GPS-9 (GPS serial)",
+            "Name: Pico Demo Drone → Pico Demo Drone v2\nConsumed serial added: GPS-9",
         )
         self.assertGreater(
             latest.pico_updated_at, self._versions(drone)[1].pico_updated_at
         )
         self.assertEqual(bom.pico_mapping_state, "attention")
-        self.assertIn("GPS-9 (GPS serial)", bom.pico_mapping_problems)
+        self.assertIn("Consumed serial GPS-9 of", bom.pico_mapping_problems)
         activity = bom.activity_ids
         self.assertEqual(len(activity), 1)
         self.assertEqual(activity.user_id, self.planner)
@@ -348,9 +346,7 @@ class TestMappingValidation(CatalogueMixin, TransactionCase):
         """Every consumed serial maps to a BOM line; the message names the serial."""
         bom = self._drone_bom()
         self._line(bom, self.motor).pico_attribute_id = False
-        self.assertProblem(
-            bom, "Consumed serial MOTOR-220 (Motor serial)", "not mapped"
-        )
+        self.assertProblem(bom, "Consumed serial MOTOR-220 (Motor)", "not mapped")
         # and the now unmapped serial-tracked line is named too
         self.assertProblem(bom, "BOM line [MOTOR-220] Motor", "serial numbers")
 
@@ -454,7 +450,7 @@ class TestMappingValidation(CatalogueMixin, TransactionCase):
         """'refuse' raises listing the problems; 'warn' returns them."""
         bom = self._drone_bom()
         self._line(bom, self.fc).pico_attribute_id = False
-        with self.assertRaisesRegex(UserError, "FC-330 \\(Flight controller serial\\)"):
+        with self.assertRaisesRegex(UserError, "FC-330 \\(Flight controller\\)"):
             bom._pico_check_before_release()
         self.backend.invalid_mapping_policy = "warn"
         problems = bom._pico_check_before_release()
@@ -467,7 +463,7 @@ class TestMappingValidation(CatalogueMixin, TransactionCase):
         production = self.env["mrp.production"].create(
             {"product_id": self.drone.id, "bom_id": bom.id, "product_qty": 1}
         )
-        with self.assertRaisesRegex(UserError, "MOTOR-220 \\(Motor serial\\)"):
+        with self.assertRaisesRegex(UserError, "MOTOR-220 \\(Motor\\)"):
             production.action_confirm()
         self.assertEqual(production.state, "draft")
 
@@ -516,7 +512,7 @@ class TestMappingValidation(CatalogueMixin, TransactionCase):
             self.assertEqual(line.pico_attribute_id.key, "attr-motor")
             line.pico_attribute_id = self.env["pico.operation.attribute"]
         self.assertEqual(form.pico_mapping_state, "attention")
-        self.assertIn("MOTOR-220 (Motor serial)", form.pico_mapping_problems)
+        self.assertIn("MOTOR-220 (Motor)", form.pico_mapping_problems)
         with form.bom_line_ids.edit(0) as line:
             line.pico_attribute_id = self._attribute(
                 self._operation("op-drone"), "attr-motor"
@@ -685,9 +681,7 @@ class TestVersionWebhook(CatalogueMixin, PicoHttpCase):
     def test_new_serial_flags_mapping(self):
         """A new consumed serial: catalogue updated, mapping flagged, planner told."""
         operation = _fixture_operation("op-drone")
-        operation["consumedSerials"].append(
-            {"id": "attr-gps", "externalId": "GPS-9", "label": "GPS"}
-        )
+        operation["consumedSerials"].append({"id": "attr-gps", "externalId": "GPS-9"})
         operation["updatedAt"] = "2025-03-01T08:00:00Z"
         response = self._post_version(operation)
         self.assertEqual(response.status_code, 202, response.text)
@@ -702,10 +696,10 @@ class TestVersionWebhook(CatalogueMixin, PicoHttpCase):
         self.assertEqual(str(drone.pico_updated_at), "2025-03-01 08:00:00")
         version = self._versions(drone)[0]
         self.assertEqual((version.source, version.event_id), ("event", event))
-        self.assertEqual(version.summary, "Consumed serial added: GPS-9 (GPS)")
+        self.assertEqual(version.summary, "Consumed serial added: GPS-9")
         self.assertTrue(version.received_at)
         self.assertEqual(self.bom.pico_mapping_state, "attention")
-        self.assertIn("GPS-9 (GPS)", self.bom.pico_mapping_problems)
+        self.assertIn("Consumed serial GPS-9 of", self.bom.pico_mapping_problems)
         activity = self.bom.activity_ids
         self.assertEqual(activity.user_id, self.planner)
         self.assertIn("GPS-9", str(activity.note))
@@ -722,7 +716,7 @@ class TestVersionWebhook(CatalogueMixin, PicoHttpCase):
         self.assertEqual(self.bom.pico_mapping_state, "attention")
         self.assertIn(
             "BOM line [FC-330] Flight controller is mapped to consumed serial "
-            "FC-330 (Flight controller serial), which the current version",
+            "FC-330 (Flight controller), which the current version",
             self.bom.pico_mapping_problems,
         )
         self.assertFalse(self._attribute(self._operation("op-drone"), "attr-fc").active)

@@ -225,7 +225,11 @@ class TestCompletion(CompletionMixin, PicoHttpCase):
 
     # --- Production ----------------------------------------------------------------
     def test_completion_produces_unit_serial_and_exact_components(self):
-        """A delivered completion builds the unit with its serial and its components."""
+        """A delivered completion builds the unit with its serial and its components.
+
+        Station, operator and cycle time need fields Pico does not document: the
+        `full` schema serves them and registration detects them."""
+        self.use_pico_schema("full")
         self.backend.action_register_webhooks()
         production = self._mo(qty=2)
         external_id = self._external_id(production)
@@ -381,7 +385,9 @@ class TestCompletion(CompletionMixin, PicoHttpCase):
         self.assertEqual(self._stock_snapshot(), snapshot)
 
     def test_child_process_completion_is_recorded_only(self):
-        """Completions of Pico's processes produce nothing; their time is logged."""
+        """Completions of Pico's processes produce nothing; their time is logged
+        (operator and cycle time: `full` schema, detected at registration)."""
+        self.use_pico_schema("full")
         self.backend.action_register_webhooks()
         production = self._mo()
         external_id = self._external_id(production)
@@ -519,6 +525,7 @@ class TestCompletion(CompletionMixin, PicoHttpCase):
 
     def test_odoo_serial_mismatch_fails_visibly(self):
         """With Odoo serials, another serial from Pico fails, shown on the MO."""
+        self.use_pico_schema("full")
         self.backend.serial_source = "odoo"
         production = self._mo()
         reserved = production.pico_work_order_ids.reserved_lot_id
@@ -545,6 +552,7 @@ class TestCompletion(CompletionMixin, PicoHttpCase):
 
     def test_odoo_serial_used_for_the_unit(self):
         """With Odoo serials, the reserved lot is the one produced."""
+        self.use_pico_schema("full")
         self.backend.serial_source = "odoo"
         production = self._mo()
         reserved = production.pico_work_order_ids.reserved_lot_id

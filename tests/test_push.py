@@ -515,7 +515,9 @@ class TestPush(PicoCase):
 
     # --- Serials -----------------------------------------------------------------
     def test_odoo_serials_are_reserved_and_sent(self):
-        """With Odoo serials each unit has a lot, sent as its reservedSerialNumber."""
+        """With Odoo serials each unit has a lot, sent as its reservedSerialNumber
+        (an input only the `full` schema has; the backend detects it)."""
+        self.use_pico_schema("full")
         self.backend.serial_source = "odoo"
         tracked = self.env["product.product"].create(
             {

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
-from core import documents, payloads, schemas
+from core import documents, features, payloads, schemas
 from core.client import PicoClient
 from core.errors import BODY_LIMIT, PicoPermanentError, PicoRetryableError
 
@@ -74,7 +74,10 @@ class TestClientAgainstSimulator:
         assert (order["state"], order["saveCount"]) == ("created", 2)
 
     def test_save_sends_optional_fields(self, client, pico_sim):
-        """Reserved serial, secondary id and optional operations reach Pico."""
+        """With the features detected, reserved serial and secondary id reach Pico."""
+        pico_sim.configure(schema_profile="full")
+        detection = client.detect_features()
+        assert features.RESERVED_SERIAL_INPUT in detection.features
         client.save_order(
             "op-drone",
             ORDER,
@@ -87,9 +90,29 @@ class TestClientAgainstSimulator:
         assert order["reservedSerialNumber"] == "D-0001"
         assert order["secondaryExternalOrderId"] == "SO-7"
         assert order["selectOptionalOperationIds"] == ["op-frame"]
-        (request,) = pico_sim.requests()
+        request = pico_sim.requests()[-1]
         assert request["query"] == documents.SAVE_ORDER_MUTATION
         assert request["variables"]["input"]["orderIndex"] == 0
+
+    def test_save_without_the_input_features(self, client, pico_sim):
+        """Against the documented schema a reserved serial is refused before sending;
+        a secondary order id is left out."""
+        assert client.features == features.MINIMUM
+        with pytest.raises(features.FeatureMissing, match="reservedSerialNumber"):
+            client.save_order("op-drone", ORDER, 0, reserved_serial="D-0001")
+        assert pico_sim.requests() == []
+        client.save_order(
+            "op-drone",
+            ORDER,
+            0,
+            optional_operation_ids=["op-frame"],
+            secondary_external_order_id="SO-7",
+        )
+        order = _order(pico_sim)
+        assert order["secondaryExternalOrderId"] is None
+        assert order["selectOptionalOperationIds"] == ["op-frame"]
+        (request,) = pico_sim.requests()
+        assert request["status"] == 200
 
     def test_cancel_one_index_and_all(self, client, pico_sim):
         """Cancel by index, then every remaining index with cancelAll."""
@@ -187,7 +210,10 @@ class TestClientAgainstSimulator:
             assert pico.operations()
 
     def test_completions_round_trip(self, client, pico_sim):
-        """A completion recorded by Pico comes back and parses."""
+        """A completion recorded by Pico comes back and parses; the operator only
+        when Pico's schema has it."""
+        pico_sim.configure(schema_profile="full")
+        client.detect_features()
         client.save_order("op-drone", ORDER, 1)
         pico_sim.complete_order(
             ORDER,
@@ -208,6 +234,25 @@ class TestClientAgainstSimulator:
         assert parsed.produced_serial == "D-42"
         assert [s.value for s in parsed.consumed_serials] == ["M-1", "FC-1"]
         assert parsed.operator == "Dana"
+
+    def test_completions_round_trip_documented_minimum(self, client, pico_sim):
+        """Against the documented schema the completion parses without operator."""
+        assert client.detect_features().features == {
+            features.RESERVED_SERIAL,
+            features.SECONDARY_ORDER_ID,
+            features.EXTERNAL_CODES,
+        }
+        client.save_order("op-drone", ORDER, 1)
+        pico_sim.complete_order(ORDER, 1, producedSerial="D-42", operator="Dana")
+        (completion,) = client.operation_order_completes()
+        schemas.validate("completion", completion)
+        parsed = payloads.parse_completion(completion)
+        assert parsed.produced_serial == "D-42"
+        assert (parsed.operator, parsed.station, parsed.cycle_time_ms) == (
+            None,
+            None,
+            None,
+        )
 
     def test_webhook_subscribe_list_unsubscribe(self, client, pico_sim):
         """A webhook registration is stored, listed, replaced and removed."""

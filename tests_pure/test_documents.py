@@ -1,19 +1,25 @@
-"""Every GraphQL document the addon sends validates against the simulator's schema."""
+"""The documents of the documented minimum, and what the fragments select.
 
-from pathlib import Path
+tests_pure/test_contract.py validates every document against every schema profile.
+"""
 
 import pytest
-from graphql import build_schema, execute, parse, validate
+from graphql import execute, parse, validate
 from graphql.language import FieldNode, FragmentDefinitionNode, InlineFragmentNode
 
-from core import documents, payloads, schemas
-
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "simulator" / "schema.graphql"
+from core import documents, features, payloads, schemas
+from simulator import profiles
 
 
 @pytest.fixture(scope="module")
 def schema():
-    return build_schema(SCHEMA_PATH.read_text(encoding="utf-8"))
+    """The simulator's default schema: what Pico documents."""
+    return profiles.build_profile_schema("documented")
+
+
+@pytest.fixture(scope="module")
+def full_schema():
+    return profiles.build_profile_schema("full")
 
 
 def _errors(schema, source):
@@ -80,58 +86,87 @@ def test_unknown_field_fails_validation(schema):
     assert "orderId" in errors[0]
 
 
-def test_fragment_on_wrong_type_fails_validation(schema):
+def test_fragment_on_wrong_type_fails_validation(full_schema):
     """A fragment that selects a field its type lacks is rejected."""
     bad = documents.OPERATION_FRAGMENT.replace("archivedAt", "archivedAt wip")
     assert any(
-        "wip" in error for error in _errors(schema, documents.stream_subscription(bad))
+        "wip" in error
+        for error in _errors(full_schema, documents.stream_subscription(bad))
     )
 
 
-def test_completion_fragment_asks_for_every_field_we_use():
-    """Pico only sends what the fragment selects, so nothing we read may be missing."""
-    expected = {
-        "externalOrderId",
-        "orderIndex",
-        "at",
-        "reservedSerialNumber",
-        "secondaryExternalOrderId",
-        "wip",
-        "operation.id",
-        "operation.externalId",
-        "operation.externalRevision",
-        "operation.name",
-        "operationSummary.startedAt",
-        "operationSummary.cycleTime",
-        "operationSummary.consumedSerials.id",
-        "operationSummary.consumedSerials.externalId",
-        "operationSummary.consumedSerials.value",
-        "operationSummary.consumedSerials.label",
-        "endState.producedSerial",
-        "endState.at",
-        "endState.station.name",
-        "endState.operator.name",
-    }
-    assert expected <= _fragment_paths(documents.COMPLETION_FRAGMENT)
+def test_label_on_attribute_fails_validation(full_schema):
+    """The field this issue removed is not in any profile."""
+    bad = documents.OPERATION_FRAGMENT.replace("id externalId", "id externalId label")
+    assert any(
+        "label" in error
+        for error in _errors(full_schema, documents.stream_subscription(bad))
+    )
 
 
-def test_operation_fragment_asks_for_every_field_we_use():
-    """The production-version fragment carries the mapping keys and serial slots."""
-    expected = {
-        "id",
-        "externalId",
-        "externalRevision",
-        "externalCodes",
-        "name",
-        "templateID",
-        "variantName",
-        "consumedSerials.id",
-        "consumedSerials.externalId",
-        "consumedSerials.label",
-        "updatedAt",
-        "archivedAt",
-    }
-    assert expected <= _fragment_paths(documents.OPERATION_FRAGMENT)
+COMPLETION_MINIMUM = {
+    "externalOrderId",
+    "orderIndex",
+    "at",
+    "operation",
+    "operation.id",
+    "operation.externalId",
+    "operation.externalRevision",
+    "operation.name",
+    "operationSummary",
+    "operationSummary.startedAt",
+    "operationSummary.consumedSerials",
+    "operationSummary.consumedSerials.id",
+    "operationSummary.consumedSerials.externalId",
+    "operationSummary.consumedSerials.value",
+    "endState",
+    "endState.producedSerial",
+}
+COMPLETION_OPTIONAL = {
+    "reservedSerialNumber",
+    "secondaryExternalOrderId",
+    "wip",
+    "operationSummary.cycleTime",
+    "endState.at",
+    "endState.station",
+    "endState.station.name",
+    "endState.operator",
+    "endState.operator.name",
+}
+OPERATION_MINIMUM = {
+    "id",
+    "externalId",
+    "externalRevision",
+    "name",
+    "templateID",
+    "variantName",
+    "consumedSerials",
+    "consumedSerials.id",
+    "consumedSerials.externalId",
+    "updatedAt",
+    "archivedAt",
+}
+
+
+def test_completion_fragment_minimum_and_with_every_feature():
+    """Pico only sends what the fragment selects: the minimum is the documented
+    fields we read; each optional field comes with its feature, and nothing else."""
+    assert _fragment_paths(documents.COMPLETION_FRAGMENT) == COMPLETION_MINIMUM
+    assert (
+        _fragment_paths(features.completion_fragment(features.ALL))
+        == COMPLETION_MINIMUM | COMPLETION_OPTIONAL
+    )
+    cycle = features.completion_fragment({features.CYCLE_TIME})
+    assert _fragment_paths(cycle) == COMPLETION_MINIMUM | {"operationSummary.cycleTime"}
+
+
+def test_operation_fragment_minimum_and_with_every_feature():
+    """The production-version fragment carries the mapping keys and serial slots;
+    no label (Pico documents none on Attribute)."""
+    assert _fragment_paths(documents.OPERATION_FRAGMENT) == OPERATION_MINIMUM
+    assert _fragment_paths(features.operation_fragment(features.ALL)) == (
+        OPERATION_MINIMUM | {"externalCodes"}
+    )
 
 
 @pytest.mark.parametrize("name", ["save_order", "cancel_order"])
@@ -166,8 +201,15 @@ def _fragment_result(schema, fragment, event):
     return {"data": result.data}
 
 
-def test_completion_fragment_result_passes_schema_and_parser(schema):
-    """What Pico sends for our fragment unwraps, validates and parses."""
+@pytest.mark.parametrize("profile", ["documented", "full"])
+def test_completion_fragment_result_passes_schema_and_parser(
+    profile, schema, full_schema
+):
+    """What Pico sends for our fragment unwraps, validates and parses; operator
+    and cycle time only when the fragment asked for them."""
+    with_features = profile == "full"
+    schema = full_schema if with_features else schema
+    fragment = features.completion_fragment(features.ALL if with_features else ())
     event = {
         "externalOrderId": "WH/MO/00042#17",
         "orderIndex": 1,
@@ -187,14 +229,19 @@ def test_completion_fragment_result_passes_schema_and_parser(schema):
         },
         "internalField": "not selected, so not sent",
     }
-    body = _fragment_result(schema, documents.COMPLETION_FRAGMENT, event)
+    body = _fragment_result(schema, fragment, event)
     completion = payloads.unwrap(body, documents.COMPLETION_STREAM)
     assert "internalField" not in completion
     schemas.validate("completion", completion)
     parsed = payloads.parse_completion(completion)
     assert (parsed.external_order_id, parsed.order_index) == ("WH/MO/00042#17", 1)
     assert parsed.consumed_serials[0].value == "M-1"
-    assert (parsed.produced_serial, parsed.operator) == ("D-1", "Dana")
+    if with_features:
+        assert (parsed.produced_serial, parsed.operator) == ("D-1", "Dana")
+        assert (parsed.station, parsed.cycle_time_ms) == ("St 3", 612000)
+    else:
+        assert (parsed.produced_serial, parsed.operator) == ("D-1", None)
+        assert (parsed.station, parsed.cycle_time_ms) == (None, None)
 
 
 def test_operation_fragment_result_passes_schema_and_parser(schema):

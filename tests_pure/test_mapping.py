@@ -272,12 +272,8 @@ def _canonical(**overrides):
         "externalId": "DRONE-100",
         "externalRevision": "A",
         "consumedSerials": [
-            {"id": "attr-motor", "externalId": "MOTOR-220", "label": "Motor serial"},
-            {
-                "id": "attr-fc",
-                "externalId": "FC-330",
-                "label": "Flight controller serial",
-            },
+            {"id": "attr-motor", "externalId": "MOTOR-220"},
+            {"id": "attr-fc", "externalId": "FC-330"},
         ],
         "updatedAt": "2025-01-01T00:00:00Z",
         "archivedAt": None,
@@ -314,16 +310,16 @@ def test_operation_changes():
         name="Drone v2",
         archivedAt="2025-02-01T00:00:00Z",
         consumedSerials=[
-            {"id": "attr-motor", "externalId": "MOTOR-221", "label": "Motor serial"},
-            {"id": "attr-gps", "externalId": "GPS-1", "label": "GPS"},
+            {"id": "attr-motor", "externalId": "MOTOR-221"},
+            {"id": "attr-gps", "externalId": "GPS-1"},
         ],
     )
     changes = mapping.operation_changes(old, new)
     assert [c.message for c in changes] == [
         "Name: Pico Demo Drone → Drone v2",
-        "Consumed serial MOTOR-221 (Motor serial): MOTOR-220 → MOTOR-221",
-        "Consumed serial added: GPS-1 (GPS)",
-        "Consumed serial removed: FC-330 (Flight controller serial)",
+        "Consumed serial MOTOR-221: MOTOR-220 → MOTOR-221",
+        "Consumed serial added: GPS-1",
+        "Consumed serial removed: FC-330",
         "Archived in Pico",
     ]
     assert mapping.affects_mapping(changes)

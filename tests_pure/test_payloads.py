@@ -37,7 +37,6 @@ def _completion():
                     "id": "attr-motor",
                     "externalId": "MOTOR-220",
                     "value": "M-981",
-                    "label": "Motor serial",
                 },
                 {"id": "attr-fc", "externalId": "FC-330", "value": "FC-12"},
             ],
@@ -153,8 +152,8 @@ def test_parse_completion_flattens_everything():
         started_at=datetime(2025, 1, 15, 10, 31, 55, 250000, tzinfo=timezone.utc),
         cycle_time_ms=612000,
         consumed_serials=(
-            ConsumedSerial("MOTOR-220", "M-981", "attr-motor", "Motor serial"),
-            ConsumedSerial("FC-330", "FC-12", "attr-fc", None),
+            ConsumedSerial("MOTOR-220", "M-981", "attr-motor"),
+            ConsumedSerial("FC-330", "FC-12", "attr-fc"),
         ),
         produced_serial="D-4512",
         end_at=datetime(2025, 1, 15, 10, 42, 6, tzinfo=timezone.utc),
@@ -246,14 +245,14 @@ def test_parse_operation():
             "name": "Old bracket",
             "templateID": "tpl-1",
             "variantName": "v2",
-            "consumedSerials": [{"id": "attr-x", "externalId": "X-1", "label": "X"}],
+            "consumedSerials": [{"id": "attr-x", "externalId": "X-1"}],
             "updatedAt": "2025-02-01T08:00:00Z",
             "archivedAt": "2025-03-01T08:00:00+01:00",
         }
     )
     assert info.id == "op-old"
     assert info.external_codes == ("OLD-1", "OLD-1B")
-    assert info.consumed_serials == (ConsumedSerial("X-1", None, "attr-x", "X"),)
+    assert info.consumed_serials == (ConsumedSerial("X-1", None, "attr-x"),)
     assert info.updated_at == datetime(2025, 2, 1, 8, tzinfo=timezone.utc)
     assert info.archived_at == datetime(2025, 3, 1, 7, tzinfo=timezone.utc)
     assert info.archived is True

@@ -35,7 +35,7 @@ VALID = {
         "externalId": "DRONE-100",
         "externalRevision": "A",
         "externalCodes": ["DRONE-100"],
-        "consumedSerials": [{"id": "attr-fc", "externalId": "FC-330", "label": "FC"}],
+        "consumedSerials": [{"id": "attr-fc", "externalId": "FC-330"}],
         "updatedAt": "2025-02-01T08:00:00Z",
         "archivedAt": None,
     },

@@ -207,7 +207,7 @@ def test_operations_and_sub_operations_from_fixture(pico_sim):
     """The default fixture's catalogue, archived operation included."""
     query = """{
       operations { id name externalId externalRevision archivedAt updatedAt
-                   consumedSerials { id externalId label value } }
+                   consumedSerials { id externalId value } }
       subOperations { parentId subId subGroup }
     }"""
     data = gql(pico_sim, query).json()["data"]
@@ -232,7 +232,6 @@ def test_operations_and_sub_operations_from_fixture(pico_sim):
     assert drone["consumedSerials"][0] == {
         "id": "attr-motor",
         "externalId": "MOTOR-220",
-        "label": "Motor serial",
         "value": None,
     }
     assert operations["op-frame"]["consumedSerials"][0]["id"] == "attr-motor"
@@ -283,7 +282,9 @@ def test_save_rejects_unknown_and_archived_operations(pico_sim):
 
 
 def test_save_keeps_reserved_serial_for_the_completion(pico_sim):
-    """reservedSerialNumber given at save comes back on the completion."""
+    """reservedSerialNumber given at save (full profile) comes back on the
+    completion."""
+    pico_sim.configure(schema_profile="full")
     save(pico_sim, "MO/4", 0, reservedSerialNumber="RSV-1")
     completion = pico_sim.complete_order("MO/4", 0)
     assert completion["reservedSerialNumber"] == "RSV-1"
@@ -352,7 +353,8 @@ def test_cancel_nothing_matched_is_not_found(pico_sim):
 
 
 def test_completions_query_returns_oldest_first(pico_sim):
-    """operationOrderCompletes lists every completion in order."""
+    """operationOrderCompletes lists every completion in order (legacy fields)."""
+    pico_sim.configure(schema_profile="legacy")
     save(pico_sim, "MO/20", 0)
     save(pico_sim, "MO/20", 1, operation_id="op-drone")
     control(

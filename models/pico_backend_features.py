@@ -1,0 +1,232 @@
+# Copyright 2026 The mrp_pico_mes authors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""Which optional parts of Pico's API this backend's Pico has (core.features)."""
+
+import logging
+
+from markupsafe import Markup
+
+from odoo import api, fields, models
+from odoo.exceptions import ValidationError
+
+from ..core import features
+from ..core.errors import PicoError
+
+_logger = logging.getLogger(__name__)
+
+FEATURE_STATES = [
+    ("unknown", "Not checked yet"),
+    (features.DETECTED, "Detected by introspection"),
+    (features.REFUSED, "Introspection refused: documented minimum"),
+]
+
+
+class PicoBackend(models.Model):
+    _inherit = "pico.backend"
+
+    pico_features = fields.Text(
+        string="Pico API Features",
+        readonly=True,
+        copy=False,
+        help="Optional fields of Pico's API found on this instance (Type.field, one "
+        "per line). Odoo only asks for and sends these beyond the documented minimum.",
+    )
+    pico_features_state = fields.Selection(
+        FEATURE_STATES,
+        string="API Features",
+        default="unknown",
+        required=True,
+        readonly=True,
+        copy=False,
+    )
+    pico_features_message = fields.Text(
+        string="Why the Minimum", readonly=True, copy=False
+    )
+    pico_features_checked_at = fields.Datetime(
+        string="Features Checked", readonly=True, copy=False
+    )
+    pico_features_html = fields.Html(
+        string="Features", compute="_compute_pico_features_html", sanitize=False
+    )
+
+    @api.depends("pico_features", "pico_features_state")
+    def _compute_pico_features_html(self):
+        # Templates marked with core.features._lt, translated here.
+        translate = self.env._
+        for backend in self:
+            found = backend._pico_feature_set()
+            rows = []
+            for feature in features.FEATURES:
+                present = feature.key in found
+                icon = "fa-check text-success" if present else "fa-times text-muted"
+                rows.append(
+                    Markup(
+                        "<tr><td><i class='fa %s'/></td><td>%s</td>"
+                        "<td><code>%s</code></td><td class='text-muted'>%s</td></tr>"
+                    )
+                    % (
+                        icon,
+                        translate(feature.title),
+                        feature.key,
+                        translate(feature.gives),
+                    )
+                )
+            backend.pico_features_html = Markup(
+                "<table class='table table-sm'><tbody>%s</tbody></table>"
+            ) % Markup("").join(rows)
+
+    def _pico_feature_set(self):
+        """The features Odoo may use with this backend (minimum until detected)."""
+        self.ensure_one()
+        if self.pico_features_state != features.DETECTED:
+            return features.MINIMUM
+        return features.parse_stored(self.pico_features)
+
+    def _get_client(self, detect=False):
+        """A PicoClient using this backend's features; detect=True asks Pico first
+        (and stores the answer), as before a sync, a registration or a catch-up."""
+        client = super()._get_client()
+        if detect:
+            try:
+                self._pico_detect_features(client)
+            except Exception:
+                client.close()
+                raise
+        else:
+            client.features = self._pico_feature_set()
+        return client
+
+    def _pico_detect_features(self, client=None, always_write=False):
+        """Ask Pico's schema which features it has; store and return the Detection.
+
+        Raises PicoError when Pico cannot be reached (the features stay as they
+        were). Writes the backend only when something changed, unless
+        always_write (a user's explicit check), so frequent crons do not contend
+        for the row.
+        """
+        self.ensure_one()
+        own = client is None
+        client = client or self._get_client()
+        try:
+            detection = client.detect_features()
+        finally:
+            if own:
+                client.close()
+        values = {
+            "pico_features": features.to_stored(detection.features),
+            "pico_features_state": detection.state,
+            "pico_features_message": detection.message or False,
+        }
+        backend = self.sudo()
+        changed = any(
+            (backend[name] or False) != value for name, value in values.items()
+        )
+        if changed or always_write:
+            values["pico_features_checked_at"] = fields.Datetime.now()
+            backend.write(values)
+        if changed:
+            _logger.info(
+                "Pico backend %s: API features %s (%s)",
+                self.id,
+                ", ".join(sorted(detection.features)) or "minimum",
+                detection.state,
+            )
+        return detection
+
+    def _pico_features_summary(self):
+        """One sentence for notifications."""
+        self.ensure_one()
+        found = self._pico_feature_set()
+        if self.pico_features_state == features.REFUSED:
+            return self.env._(
+                "Pico refused introspection; Odoo uses the documented minimum "
+                "(no operator, station or cycle time on completions)."
+            )
+        translate = self.env._
+        names = [
+            translate(feature.title)
+            for feature in features.FEATURES
+            if feature.key in found
+        ]
+        return self.env._(
+            "Pico API features: %(names)s.",
+            names=", ".join(names) or self.env._("documented minimum only"),
+        )
+
+    # --- Buttons -------------------------------------------------------------
+    def action_test_connection(self):
+        """Test the connection, then ask Pico which optional features it has."""
+        result = super().action_test_connection()
+        params = result.get("params", {}) if isinstance(result, dict) else {}
+        if params.get("type") != "success":
+            return result
+        try:
+            self._pico_detect_features(always_write=True)
+        except PicoError as exc:
+            params["message"] = self.env._(
+                "%(message)s Checking the API features failed: %(error)s",
+                message=params["message"],
+                error=exc,
+            )
+            params["type"] = "warning"
+            return result
+        params["message"] = f"{params['message']} {self._pico_features_summary()}"
+        return result
+
+    def action_pico_check_features(self):
+        """The "Check API Features" button."""
+        self.ensure_one()
+        try:
+            self._pico_detect_features(always_write=True)
+        except PicoError as exc:
+            return self._notify(
+                self.env._("Pico API features not checked"), str(exc), "danger"
+            )
+        return self._notify(
+            self.env._("Pico API features checked"),
+            self._pico_features_summary(),
+            "success" if self.pico_features_state == features.DETECTED else "warning",
+        )
+
+    # --- Configuration ---------------------------------------------------------
+    @api.constrains("serial_source", "endpoint_url")
+    def _check_serial_source_supported(self):
+        """ "Odoo generates the serial" needs Pico to take reservedSerialNumber on
+        OperationOrderSaveInput, an input pico-api.md only infers: ask Pico now
+        rather than fail every release later."""
+        for backend in self.filtered(lambda b: b.serial_source == "odoo"):
+            try:
+                detection = backend._pico_detect_features(always_write=True)
+            except PicoError as exc:
+                raise ValidationError(
+                    self.env._(
+                        "'Odoo generates the serial' needs Pico to accept the serial "
+                        "with each order, and %(backend)s could not be asked: "
+                        "%(error)s. Try again when Pico answers.",
+                        backend=backend.name,
+                        error=exc,
+                    )
+                ) from exc
+            if features.RESERVED_SERIAL_INPUT in detection.features:
+                continue
+            if detection.state == features.REFUSED:
+                why = self.env._(
+                    "Pico refused to describe its API (introspection is off: "
+                    "%(error)s), and its documentation does not list "
+                    "reservedSerialNumber on OperationOrderSaveInput",
+                    error=detection.message,
+                )
+            else:
+                why = self.env._(
+                    "Pico's OperationOrderSaveInput has no reservedSerialNumber field"
+                )
+            raise ValidationError(
+                self.env._(
+                    "%(backend)s cannot use 'Odoo generates the serial': %(why)s, so "
+                    "every order carrying an Odoo serial would be refused. Keep "
+                    "'Pico captures the serial', or ask Pico support to enable "
+                    "reservedSerialNumber on orders.",
+                    backend=backend.name,
+                    why=why,
+                )
+            )
