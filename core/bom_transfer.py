@@ -76,11 +76,6 @@ DOCUMENTS = {
     f"{{ {name}(input: $input) }}\n"
     for name, type_name in INPUT_TYPES.items()
 }
-MUTATION_FIELDS_QUERY = """\
-query WorkInstructionsFeatures {
-  __type(name: "Mutation") { fields { name } }
-}
-"""
 
 
 def _lt(text):
@@ -515,10 +510,14 @@ def process_input(step, process_ids, station_ids):
     }
 
 
-def missing_mutations(mutation_names):
-    """Which Work Instructions mutations a list of Mutation field names lacks."""
-    present = set(mutation_names or ())
-    return [name for name in MUTATIONS if name not in present]
+def missing_mutations(features):
+    """Which Work Instructions mutations a detected feature set lacks.
+
+    `features` holds core.features keys ("Mutation.processCreate", ...), as the
+    backend's feature detection (introspection) stores them.
+    """
+    present = set(features or ())
+    return [name for name in MUTATIONS if f"Mutation.{name}" not in present]
 
 
 def summary(results):

@@ -108,6 +108,34 @@ FEATURES = (
 )
 BY_KEY = {feature.key: feature for feature in FEATURES}
 ALL = frozenset(BY_KEY)
+
+# Pico's Work Instructions API (alpha, pico-api.md §1.4): documented mutation names
+# the BOM transfer needs; a transfer is refused when Pico's schema lacks them. Not
+# part of ALL, which are the optional fields of the order flow.
+STATION_CREATE = "Mutation.stationCreate"
+PROCESS_CREATE = "Mutation.processCreate"
+PRODUCT_CREATE = "Mutation.productCreate"
+WORK_INSTRUCTIONS = (
+    Feature(
+        STATION_CREATE,
+        _lt("Work Instructions: stations (alpha)"),
+        _lt("BOM transfer: work centers sent as Pico stations"),
+    ),
+    Feature(
+        PROCESS_CREATE,
+        _lt("Work Instructions: processes (alpha)"),
+        _lt("BOM transfer: operations sent as Pico processes with their steps"),
+    ),
+    Feature(
+        PRODUCT_CREATE,
+        _lt("Work Instructions: products (alpha)"),
+        _lt("BOM transfer: the product built from those processes"),
+    ),
+)
+WORK_INSTRUCTIONS_KEYS = frozenset(feature.key for feature in WORK_INSTRUCTIONS)
+# Every feature detected and stored, and the ones a backend form lists.
+KNOWN = ALL | WORK_INSTRUCTIONS_KEYS
+DISPLAYED = FEATURES + WORK_INSTRUCTIONS
 # What the addon uses when it cannot ask: only what pico-api.md documents.
 MINIMUM = frozenset()
 
@@ -124,6 +152,7 @@ query PicoFeatures {
   state: __type(name: "State") { ...PicoTypeFields }
   operation: __type(name: "Operation") { ...PicoTypeFields }
   saveInput: __type(name: "OperationOrderSaveInput") { inputFields { name } }
+  mutation: __type(name: "Mutation") { ...PicoTypeFields }
 }
 
 fragment PicoTypeFields on __Type {
@@ -151,6 +180,7 @@ _ALIASES = {
     "State": ("state", ("completion", "endState")),
     "Operation": ("operation", ("completion", "operation")),
     "OperationOrderSaveInput": ("saveInput", None),
+    "Mutation": ("mutation", None),
 }
 
 
@@ -193,7 +223,7 @@ def features_from_introspection(data):
         if isinstance(field, dict) and field.get("name")
     }
     found = set()
-    for feature in FEATURES:
+    for feature in DISPLAYED:
         alias, via = _ALIASES[feature.type_name]
         if via:
             parent_alias, parent_field = via
@@ -229,12 +259,12 @@ def detect(client):
 
 def parse_stored(text):
     """A feature set from its stored form (keys, one per line); unknown keys dropped."""
-    return frozenset(line.strip() for line in (text or "").splitlines()) & ALL
+    return frozenset(line.strip() for line in (text or "").splitlines()) & KNOWN
 
 
 def to_stored(features):
     """The stored form of a feature set: known keys, sorted, one per line."""
-    return "\n".join(sorted(frozenset(features) & ALL))
+    return "\n".join(sorted(frozenset(features) & KNOWN))
 
 
 # --- Documents built from a feature set ---------------------------------------------

@@ -88,6 +88,7 @@ class MrpBom(models.Model):
                 bom.pico_transfer_changed = False
                 continue
             backend = bom.pico_transfer_backend_id
+            backend._pico_transfer_check_features()
             try:
                 plan = bom._pico_transfer_plan(backend)
             except bom_transfer.TransferError:
@@ -263,6 +264,7 @@ class MrpBom(models.Model):
                         backend=backend.display_name,
                     )
                 )
+            backend._pico_transfer_check_features()
             try:
                 plan = bom._pico_transfer_plan(backend)
             except bom_transfer.TransferError as exc:

@@ -56,7 +56,7 @@ class PicoBackend(models.Model):
         for backend in self:
             found = backend._pico_feature_set()
             rows = []
-            for feature in features.FEATURES:
+            for feature in features.DISPLAYED:
                 present = feature.key in found
                 icon = "fa-check text-success" if present else "fa-times text-muted"
                 rows.append(

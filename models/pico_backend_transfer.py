@@ -3,6 +3,9 @@
 """Backend side of BOM transfer: the alpha API switch."""
 
 from odoo import fields, models
+from odoo.exceptions import UserError
+
+from ..core import bom_transfer, features
 
 
 class PicoBackend(models.Model):
@@ -30,6 +33,23 @@ class PicoBackend(models.Model):
         )
         for backend in self:
             backend.pico_transfer_bom_count = counts.get(backend, 0)
+
+    def _pico_transfer_missing_message(self, missing):
+        return self.env._(
+            "This Pico instance does not offer the Work Instructions API (alpha): "
+            "its schema has no %(missing)s. Ask Pico support to enable it, then "
+            "Check API Features on the backend and Retry.",
+            missing=", ".join(missing),
+        )
+
+    def _pico_transfer_check_features(self):
+        """Refuse at once when the last feature check found no such mutations."""
+        self.ensure_one()
+        if self.pico_features_state != features.DETECTED:
+            return
+        missing = bom_transfer.missing_mutations(self._pico_feature_set())
+        if missing:
+            raise UserError(self._pico_transfer_missing_message(missing))
 
     def action_view_pico_transfer_boms(self):
         self.ensure_one()

@@ -6,7 +6,7 @@ import json
 
 from odoo import api, fields, models
 
-from ..core import bom_transfer
+from ..core import bom_transfer, features
 from ..core.errors import PicoPermanentError
 
 TRANSFER_KIND = "bom_transfer"
@@ -63,25 +63,18 @@ class PicoExchange(models.Model):
     def _pico_check_work_instructions(self, client):
         """Refuse to send when Pico's schema says the mutations do not exist.
 
-        Asked by introspection before every transfer (one small query). A server
-        that refuses introspection is taken at its documentation: the names are
-        documented, so the transfer goes ahead and any refusal shows as its error.
+        The backend's feature detection (introspection, stored on its Pico API
+        Features tab) runs before every transfer. A Pico that refuses
+        introspection is taken at its documentation: the names are documented, so
+        the transfer goes ahead and any refusal shows as its error.
         """
-        try:
-            data = client.execute(bom_transfer.MUTATION_FIELDS_QUERY)
-        except PicoPermanentError:
+        detection = self.backend_id._pico_detect_features(client)
+        if detection.state != features.DETECTED:
             return
-        mutation_type = data.get("__type") or {}
-        names = [f.get("name") for f in mutation_type.get("fields") or ()]
-        missing = bom_transfer.missing_mutations(names)
+        missing = bom_transfer.missing_mutations(detection.features)
         if missing:
             raise PicoPermanentError(
-                self.env._(
-                    "This Pico instance does not offer the Work Instructions API "
-                    "(alpha): its schema has no %(missing)s. Ask Pico support to "
-                    "enable it, then Retry.",
-                    missing=", ".join(missing),
-                ),
+                self.backend_id._pico_transfer_missing_message(missing),
                 code=FEATURE_MISSING,
             )
 

@@ -17,6 +17,7 @@ from graphql import (
 from graphql.language import (
     InputObjectTypeDefinitionNode,
     ObjectTypeDefinitionNode,
+    ObjectTypeExtensionNode,
     StringValueNode,
 )
 
@@ -118,7 +119,10 @@ def profile_document(profile=DEFAULT_PROFILE, document=None):
             continue
         clone = _strip(definition)
         if isinstance(
-            definition, ObjectTypeDefinitionNode | InputObjectTypeDefinitionNode
+            definition,
+            ObjectTypeDefinitionNode
+            | InputObjectTypeDefinitionNode
+            | ObjectTypeExtensionNode,
         ):
             fields = []
             for field in definition.fields or ():
@@ -141,8 +145,11 @@ def build_profile_schema(profile=DEFAULT_PROFILE, extensions=()):
     texts (served on request only, e.g. the alpha Work Instructions API)."""
     document = profile_document(profile)
     if extensions:
+        # Annotated like schema.graphql, and stripped the same way.
         extra = tuple(
-            definition for text in extensions for definition in parse(text).definitions
+            definition
+            for text in extensions
+            for definition in profile_document(profile, parse(text)).definitions
         )
         document = _replace(document, definitions=document.definitions + extra)
     return build_ast_schema(document)

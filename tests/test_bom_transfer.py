@@ -253,6 +253,15 @@ class TestBomTransfer(TransferMixin, PicoCase):
             self.env["pico.exchange"].search_count([("bom_id", "=", bom.id)]), 2
         )
 
+    def test_introspection_refused_sends_documented_names(self):
+        """A Pico that hides its schema is taken at its documentation."""
+        self.use_pico_schema("documented", introspection=False)
+        bom = self._rover_bom()
+        exchange = self._send(bom)
+        self.assertEqual(exchange.state, "done", exchange.error)
+        self.assertEqual(self.backend.pico_features_state, "refused")
+        self.assertEqual(len(self._sent_documents()), 6)
+
     def test_second_bom_of_same_product_gets_its_own_ids(self):
         """Collision rule: another BOM of the product does not overwrite the first."""
         first = self._rover_bom()
@@ -373,6 +382,13 @@ class TestBomTransferFeatureMissing(TransferMixin, PicoCase):
         self.assertEqual(bom.pico_transfer_state, "failed")
         # Detected before anything was sent.
         self.assertFalse(self._sent_documents())
+        # The detection is stored on the backend: the next click is refused at once.
+        self.assertEqual(self.backend.pico_features_state, "detected")
+        with self.assertRaisesRegex(UserError, "Work Instructions API"):
+            bom.with_user(self.manager).action_pico_transfer()
+        self.assertEqual(
+            self.env["pico.exchange"].search_count([("bom_id", "=", bom.id)]), 1
+        )
 
 
 @tagged("post_install", "-at_install", "pico_bom_transfer")

@@ -6,7 +6,10 @@ from graphql import parse, validate
 from sim_fixture import running_simulator
 
 from core import bom_transfer as bt
+from core import features
 from core.bom_transfer import BomIn, SerialIn, StepIn, WorkcenterIn
+from simulator import profiles
+from simulator import work_instructions as wi
 
 WAIT = 10.0
 
@@ -48,18 +51,40 @@ def wi_sim():
         yield simulator
 
 
+def _detected(sim):
+    answer = gql(sim, features.INTROSPECTION_QUERY)
+    return features.features_from_introspection(answer.json()["data"])
+
+
 def test_off_by_default(pico_sim):
     answer = gql(pico_sim, bt.DOCUMENTS["processCreate"], {"input": {}})
     assert answer.status_code == 400
-    names = gql(pico_sim, bt.MUTATION_FIELDS_QUERY).json()["data"]["__type"]
-    assert bt.missing_mutations([f["name"] for f in names["fields"]]) == list(
-        bt.MUTATIONS
-    )
+    assert bt.missing_mutations(_detected(pico_sim)) == list(bt.MUTATIONS)
+
+
+def test_every_element_is_annotated_with_its_source():
+    document = parse(wi.sdl())
+    found = profiles.annotations(document)
+    assert len(found) > 30
+    unannotated = [item.path for item in found if item.source is None]
+    assert unannotated == []
+    documented = {item.path for item in found if item.source == "documented"}
+    # What pico-api.md §1.4 documents, and nothing more.
+    assert "ProcessCreateInput.process" in documented
+    assert "ProcessInput.steps" in documented
+    assert "ProcessInput.stationId" not in documented
+    assert not {path for path in documented if path.startswith("Product")}
+
+
+@pytest.mark.parametrize("profile", profiles.PROFILES)
+def test_served_on_request_by_every_profile(profile):
+    with running_simulator(work_instructions=True, schema_profile=profile) as sim:
+        assert bt.missing_mutations(_detected(sim)) == []
+        assert features.WORK_INSTRUCTIONS_KEYS <= _detected(sim)
 
 
 def test_every_document_the_addon_sends_validates(wi_sim):
-    names = gql(wi_sim, bt.MUTATION_FIELDS_QUERY).json()["data"]["__type"]
-    assert bt.missing_mutations([f["name"] for f in names["fields"]]) == []
+    assert bt.missing_mutations(_detected(wi_sim)) == []
     for document in bt.DOCUMENTS.values():
         assert validate(wi_sim.schema, parse(document)) == []
     for document in bt.plan(BOM).documents:
