@@ -25,6 +25,7 @@ from . import pico_exchange_transfer
 from . import pico_backend_transfer
 from . import pico_operation_transfer
 from . import mrp_workcenter_productivity
+from . import pico_backend_status
 from . import pico_clock_skew
 from . import pico_event_insight
 from . import pico_backend_insight

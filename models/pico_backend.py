@@ -7,8 +7,6 @@ import secrets
 import uuid
 from datetime import timezone
 
-from psycopg2 import errors as pg_errors
-
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.modules import module as odoo_module
@@ -452,7 +450,7 @@ class PicoBackend(models.Model):
                 continue
             known.add(intake.key)
             created += events._pico_store(self, intake, "poll", payload=payload)[1]
-        self.sudo().completions_checked_at = fields.Datetime.now()
+        self._pico_write_status({"completions_checked_at": fields.Datetime.now()})
         if created:
             events._pico_trigger()
             _logger.info(
@@ -741,10 +739,7 @@ class PicoBackend(models.Model):
         if commit:
             # A fresh snapshot: a user may have saved the backend during the run.
             self.env.cr.commit()  # pylint: disable=invalid-commit
-        try:
-            with self.env.cr.savepoint():
-                self.write(vals)
-        except pg_errors.SerializationFailure:
+        if not self._pico_write_status(vals):
             _logger.info(
                 "Pico backend %s edited meanwhile: run status skipped", self.id
             )

@@ -280,6 +280,34 @@ class TestRaces(CommittedMixin, TransactionCase):
                     stops.date_end, fields.Datetime.to_datetime("2026-11-22 09:12")
                 )
 
+    def test_status_written_by_two_crons_logs_no_error(self):
+        """The catch-up and the MQTT subscriber (two nodes) write the backend's
+        run status at once: the later one skips it, without an ERROR line."""
+        ids = self._committed()
+        with self.registry.cursor() as mqtt_cr, self.registry.cursor() as catch_cr:
+            catch_env = api.Environment(catch_cr, SUPERUSER_ID, {})
+            catch_up = catch_env["pico.backend"].browse(ids["backend"])
+            catch_up.name  # noqa: B018 - this transaction's snapshot starts here
+            mqtt_env = api.Environment(mqtt_cr, SUPERUSER_ID, {})
+            subscriber = mqtt_env["pico.backend"].browse(ids["backend"])
+            self.assertTrue(
+                subscriber._pico_write_status(
+                    {"mqtt_last_run_at": fields.Datetime.now()}
+                )
+            )
+            mqtt_cr.commit()  # pylint: disable=invalid-commit
+            with self.assertNoLogs("odoo.sql_db", level="ERROR"):
+                written = catch_up._pico_write_status(
+                    {"completions_checked_at": fields.Datetime.now()}
+                )
+            self.assertFalse(written, "skipped: the row changed since the snapshot")
+            catch_cr.rollback()
+            self.assertTrue(
+                catch_up._pico_write_status(
+                    {"completions_checked_at": fields.Datetime.now()}
+                )
+            )
+
     def test_stop_key_is_unique(self):
         """Whoever records a stop, the database keeps one record per stop key."""
         workcenter = self.env["mrp.workcenter"].create(
