@@ -10,7 +10,7 @@ from psycopg2 import errors as pg_errors
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.modules import module as odoo_module
-from odoo.tools import config
+from odoo.tools import SQL, config
 
 from ..core import outbox
 from ..core.claim import claim_one
@@ -171,8 +171,12 @@ class PicoExchange(models.Model):
                 if not exchange:
                     break
                 try:
-                    exchange._pico_send_one(clients)
+                    followed = exchange._pico_send_one(clients)
                     sent += 1
+                    if commit and not followed:
+                        # The outcome is committed; the unit's part on fresh data.
+                        self.env.cr.commit()  # pylint: disable=invalid-commit
+                        exchange._pico_follow_up()
                     if commit:
                         left = self.env["ir.cron"]._commit_progress(1)
                         if left < CRON_TIME_MARGIN:
@@ -300,14 +304,41 @@ class PicoExchange(models.Model):
             vals = outbox.succeed(self.state, now, response=message)
             vals["traceback"] = False
         self.write(vals)
+        return self._pico_follow_up()
+
+    def _pico_follow_up(self):
+        """Run `_pico_after_send` in a savepoint; False if a race must retry it.
+
+        The work order's row is locked first, without a log line: a planner who
+        changed the unit since this transaction began (a cancel, a reduction)
+        makes that lock a serialization failure. The follow-up is then done again
+        in a fresh transaction (see `_send_due`), instead of an ERROR in the log
+        and a unit state left behind.
+        """
         try:
             with self.env.cr.savepoint():
+                if self.work_order_id:
+                    self.env.cr.execute(
+                        SQL(
+                            "SELECT id FROM pico_work_order WHERE id = %s "
+                            "FOR NO KEY UPDATE",
+                            self.work_order_id.id,
+                        ),
+                        log_exceptions=False,
+                    )
                 self._pico_after_send()
+        except pg_errors.SerializationFailure:
+            _logger.info(
+                "Pico exchange %s: unit changed meanwhile, follow-up again", self.id
+            )
+            self.work_order_id.invalidate_recordset()
+            return False
         except Exception:
             # The exchange's own outcome is recorded; a fault in the follow-up
             # (work order state, chatter) must not put it back in `sending`.
             _logger.exception("Pico exchange %s: follow-up failed", self.id)
             self.write({"traceback": traceback.format_exc()[-TRACEBACK_LIMIT:]})
+        return True
 
     def _pico_after_send(self):
         """Propagate the outcome: work order state, notifications, next wake-up."""

@@ -308,6 +308,46 @@ class TestRaces(CommittedMixin, TransactionCase):
                 )
             )
 
+    def test_send_outcome_racing_a_planner_updates_the_unit_after_all(self):
+        """A planner changes a unit while the sender records a send of it: the
+        unit's follow-up is done again on fresh data, without an ERROR line."""
+        ids = self._committed()
+        with (
+            self.registry.cursor() as sender_cr,
+            self.registry.cursor() as planner_cr,
+        ):
+            sender_env = api.Environment(sender_cr, SUPERUSER_ID, {})
+            unit = sender_env["pico.work.order"].search(
+                [("backend_id", "=", ids["backend"])], limit=1
+            )
+            exchange = sender_env["pico.exchange"]._pico_enqueue(
+                [
+                    {
+                        "backend_id": ids["backend"],
+                        "work_order_id": unit.id,
+                        "kind": "save",
+                        "operation_pico_id": unit.operation_pico_id,
+                        "external_order_id": unit.external_order_id,
+                        "order_index": unit.order_index,
+                        "request": "{}",
+                    }
+                ]
+            )
+            sender_cr.commit()  # pylint: disable=invalid-commit
+            unit.last_error  # noqa: B018 - the sender's snapshot starts here
+            planner = api.Environment(planner_cr, SUPERUSER_ID, {})
+            planner["pico.work.order"].browse(unit.id).write({"station": "Line 9"})
+            planner_cr.commit()  # pylint: disable=invalid-commit
+            exchange.write({"state": "retry_wait", "error": "Pico answered 503"})
+            with self.assertNoLogs("odoo", level="ERROR"):
+                self.assertFalse(exchange._pico_follow_up(), "to do again")
+            sender_cr.commit()  # pylint: disable=invalid-commit
+            self.assertTrue(exchange._pico_follow_up())
+            sender_cr.commit()  # pylint: disable=invalid-commit
+            unit.invalidate_recordset()
+            self.assertEqual(unit.last_error, "Pico answered 503")
+            self.assertEqual(unit.station, "Line 9")
+
     def test_stop_key_is_unique(self):
         """Whoever records a stop, the database keeps one record per stop key."""
         workcenter = self.env["mrp.workcenter"].create(
