@@ -15,7 +15,12 @@
     "installable": True,
     "depends": ["mrp"],
     "external_dependencies": {
-        "python": ["requests", "paho-mqtt", "jsonschema", "prometheus-client"],
+        "python": [
+            "requests>=2.25",
+            "paho-mqtt>=2.0,<3",
+            "jsonschema>=4.0",
+            "prometheus-client>=0.17",
+        ],
     },
     "data": [
         "security/pico_security.xml",
