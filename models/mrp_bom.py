@@ -383,6 +383,7 @@ class MrpBom(models.Model):
 
     def action_pico_suggest_mapping(self):
         """Fill empty mapping fields from part numbers; the planner reviews them."""
+        self.check_access("write")
         filled = 0
         for bom in self:
             notes = bom._pico_apply_suggestions()

@@ -841,6 +841,7 @@ class MrpProduction(models.Model):
     # --- Buttons -----------------------------------------------------------------
     def action_pico_send(self):
         """Send to Pico now (the release trigger 'Send to Pico' button)."""
+        self.check_access("write")
         for production in self:
             if production.state not in RELEASABLE_STATES:
                 raise UserError(
@@ -870,6 +871,7 @@ class MrpProduction(models.Model):
         return True
 
     def action_view_pico_work_orders(self):
+        self.check_access("read")
         self.ensure_one()
         return {
             "type": "ir.actions.act_window",
@@ -881,6 +883,7 @@ class MrpProduction(models.Model):
         }
 
     def action_view_pico_exchanges(self):
+        self.check_access("read")
         self.ensure_one()
         return {
             "type": "ir.actions.act_window",

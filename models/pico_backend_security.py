@@ -266,6 +266,10 @@ class PicoBackend(models.Model):
         self._pico_check_rights("action_mqtt_receive_now")
         return super().action_mqtt_receive_now()
 
+    def action_view_operations(self):
+        self.check_access("read")
+        return super().action_view_operations()
+
     def action_rotate_webhook_secret(self):
         self._pico_check_rights("action_rotate_webhook_secret")
         return super().action_rotate_webhook_secret()

@@ -637,6 +637,7 @@ class PicoEvent(models.Model):
         return True
 
     def action_open_production(self):
+        self.check_access("read")
         self.ensure_one()
         return {
             "type": "ir.actions.act_window",

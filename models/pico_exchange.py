@@ -418,6 +418,7 @@ class PicoExchange(models.Model):
         return True
 
     def action_open_production(self):
+        self.check_access("read")
         self.ensure_one()
         return {
             "type": "ir.actions.act_window",
@@ -427,6 +428,7 @@ class PicoExchange(models.Model):
         }
 
     def action_open_work_order(self):
+        self.check_access("read")
         self.ensure_one()
         return {
             "type": "ir.actions.act_window",

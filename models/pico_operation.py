@@ -557,6 +557,7 @@ class PicoOperation(models.Model):
 
     # --- Buttons ---------------------------------------------------------------
     def action_view_versions(self):
+        self.check_access("read")
         self.ensure_one()
         return {
             "type": "ir.actions.act_window",
@@ -568,6 +569,7 @@ class PicoOperation(models.Model):
         }
 
     def action_view_boms(self):
+        self.check_access("read")
         self.ensure_one()
         return {
             "type": "ir.actions.act_window",

@@ -149,6 +149,7 @@ class PicoOperator(models.Model):
     # --- Buttons -----------------------------------------------------------------
     def action_auto_match(self):
         """Match the selected unmatched operators by name, where one user fits."""
+        self.check_access("write")
         matched = self._pico_auto_match()
         return {
             "type": "ir.actions.client",
@@ -166,6 +167,7 @@ class PicoOperator(models.Model):
         }
 
     def action_view_work_orders(self):
+        self.check_access("read")
         self.ensure_one()
         return {
             "type": "ir.actions.act_window",

@@ -197,6 +197,7 @@ class PicoQualityResult(models.Model):
         return True
 
     def action_open_scrap(self):
+        self.check_access("read")
         self.ensure_one()
         return {
             "type": "ir.actions.act_window",

@@ -455,6 +455,7 @@ class PicoWorkOrder(models.Model):
     # --- Buttons -----------------------------------------------------------------
     def action_cancel_in_pico(self):
         """Delete the units from Pico (cancel; Pico refuses started units)."""
+        self.check_access("read")
         if not self.env.user.has_group("mrp_pico_mes.group_pico_manager"):
             raise UserError(self.env._("Only a Pico manager can cancel Pico orders."))
         units = self._pico_request_cancel()
@@ -475,6 +476,7 @@ class PicoWorkOrder(models.Model):
 
     def action_resend(self):
         """Queue the save again (idempotent in Pico), e.g. after fixing a mapping."""
+        self.check_access("read")
         if not self.env.user.has_group("mrp_pico_mes.group_pico_manager"):
             raise UserError(self.env._("Only a Pico manager can resend Pico orders."))
         units = self.filtered(
@@ -488,6 +490,7 @@ class PicoWorkOrder(models.Model):
         return True
 
     def action_open_exchanges(self):
+        self.check_access("read")
         self.ensure_one()
         return {
             "type": "ir.actions.act_window",
@@ -498,6 +501,7 @@ class PicoWorkOrder(models.Model):
         }
 
     def action_open_production(self):
+        self.check_access("read")
         self.ensure_one()
         return {
             "type": "ir.actions.act_window",

@@ -10,3 +10,4 @@ from . import test_bom_transfer
 from . import test_reliability
 from . import test_insight
 from . import test_contract
+from . import test_security_matrix

@@ -1,0 +1,149 @@
+# Copyright 2026 The mrp_pico_mes authors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""Who may do what: the one source of the access matrix.
+
+tests/test_security_matrix.py walks it against a real database, and the README's
+Security section shows it (a test checks that the table there is `markdown()`).
+After changing it, refresh the README with
+
+    python3 tests/security_matrix.py --write && dev/gen-readme
+
+Plain data, no Odoo import, so that the script runs anywhere.
+"""
+
+import pathlib
+import sys
+
+# Test users, in the README's column order: (key, label, groups).
+USERS = [
+    ("mrp_user", "Manufacturing user", "mrp.group_mrp_user"),
+    ("mrp_admin", "Manufacturing administrator", "mrp.group_mrp_manager"),
+    ("pico_user", "Pico user", "mrp_pico_mes.group_pico_user"),
+    ("pico_manager", "Pico manager", "mrp_pico_mes.group_pico_manager"),
+    (
+        "system",
+        "System administrator",
+        "base.group_system,mrp.group_mrp_manager,mrp_pico_mes.group_pico_manager",
+    ),
+    ("portal", "Portal user", "base.group_portal"),
+    # A Pico manager of company B only, on company A's records.
+    ("company_b", "Pico manager of another company", "mrp_pico_mes.group_pico_manager"),
+]
+
+PICO_USER = {"pico_user": "r", "pico_manager": "r", "system": "r"}
+
+
+def _with(base, **more):
+    return dict(base, **more)
+
+
+# Model -> {user key: letters of r(ead), w(rite), c(reate), d(elete)} on company
+# A's records; users not listed may do nothing.
+MODEL_ACCESS = {
+    "pico.backend": _with(PICO_USER, pico_manager="rwcd", system="rwcd"),
+    "pico.event": _with(PICO_USER, pico_manager="rd", system="rd"),
+    "pico.exchange": _with(PICO_USER, pico_manager="rd", system="rd"),
+    "pico.work.order": PICO_USER,
+    "pico.operation": _with(PICO_USER, pico_manager="rwcd", system="rwcd"),
+    "pico.operation.attribute": _with(PICO_USER, pico_manager="rwcd", system="rwcd"),
+    "pico.operation.link": _with(PICO_USER, pico_manager="rwcd", system="rwcd"),
+    "pico.operation.version": _with(PICO_USER, pico_manager="rc", system="rc"),
+    "pico.operator": _with(PICO_USER, pico_manager="rwcd", system="rwcd"),
+    "pico.topic": _with(PICO_USER, pico_manager="rwcd", system="rwcd"),
+    "pico.loss.reason": _with(PICO_USER, pico_manager="rwcd", system="rwcd"),
+    "pico.defect.class": _with(PICO_USER, pico_manager="rwcd", system="rwcd"),
+    "pico.quality.result": _with(PICO_USER, pico_manager="rw", system="rw"),
+    "pico.manual.order": {"pico_manager": "rwcd", "system": "rwcd"},
+}
+
+READERS = ("pico_user", "pico_manager", "system")
+MANAGERS = ("pico_manager", "system")
+SYSTEM = ("system",)
+MRP = ("mrp_user", "mrp_admin", "pico_user", "pico_manager", "system")
+# Suggesting a mapping writes the BOM and reads Pico's catalogue: it needs a
+# Manufacturing administrator who is also a Pico user.
+BOM_MAPPERS = ("system",)
+
+# (model, button) -> users who may press it on company A's records; the others
+# get an AccessError or a UserError, and nothing is sent to Pico.
+ACTIONS = {
+    ("pico.backend", "action_test_connection"): MANAGERS,
+    ("pico.backend", "action_sync_operations"): MANAGERS,
+    ("pico.backend", "action_register_webhooks"): MANAGERS,
+    ("pico.backend", "action_pico_catch_up"): MANAGERS,
+    ("pico.backend", "action_mqtt_test_connection"): MANAGERS,
+    ("pico.backend", "action_mqtt_receive_now"): MANAGERS,
+    ("pico.backend", "action_rotate_webhook_secret"): SYSTEM,
+    ("pico.backend", "action_pico_confirm_destinations"): SYSTEM,
+    ("pico.backend", "action_view_operations"): READERS,
+    ("pico.operation", "action_view_versions"): READERS,
+    ("pico.operation", "action_view_boms"): READERS,
+    ("pico.event", "action_retry"): READERS,
+    ("pico.event", "action_open_production"): READERS,
+    ("pico.exchange", "action_retry"): READERS,
+    ("pico.exchange", "action_open_production"): READERS,
+    ("pico.exchange", "action_open_work_order"): READERS,
+    ("pico.work.order", "action_cancel_in_pico"): MANAGERS,
+    ("pico.work.order", "action_resend"): MANAGERS,
+    ("pico.work.order", "action_open_exchanges"): READERS,
+    ("pico.work.order", "action_open_production"): READERS,
+    ("pico.operator", "action_auto_match"): MANAGERS,
+    ("pico.operator", "action_view_work_orders"): READERS,
+    ("pico.quality.result", "action_release"): MANAGERS,
+    ("pico.quality.result", "action_scrap"): MANAGERS,
+    ("pico.quality.result", "action_open_scrap"): READERS,
+    ("pico.manual.order", "action_create"): MANAGERS,
+    ("mrp.production", "action_pico_send"): MRP,
+    ("mrp.production", "action_view_pico_work_orders"): MRP,
+    ("mrp.production", "action_view_pico_exchanges"): MRP,
+    ("mrp.bom", "action_pico_suggest_mapping"): BOM_MAPPERS,
+    ("mrp.bom", "action_pico_open_operation"): MRP,
+}
+
+CRUD = (("r", "read"), ("w", "write"), ("c", "create"), ("d", "delete"))
+
+
+def _cell(letters):
+    return ", ".join(word for letter, word in CRUD if letter in letters) or "-"
+
+
+def markdown():
+    """The README's tables, from the data above."""
+    head = "| | " + " | ".join(label for _key, label, _g in USERS) + " |"
+    rule = "|---" * (len(USERS) + 1) + "|"
+    lines = ["Records (company A's, for every user):", "", head, rule]
+    for model, access in MODEL_ACCESS.items():
+        cells = [_cell(access.get(key, "")) for key, _label, _g in USERS]
+        lines.append(f"| `{model}` | " + " | ".join(cells) + " |")
+    lines += ["", "Buttons (`action_*` methods, also when called over RPC):", ""]
+    lines += [head, rule]
+    for (model, action), allowed in ACTIONS.items():
+        cells = ["yes" if key in allowed else "-" for key, _label, _g in USERS]
+        lines.append(f"| `{model}` `{action}` | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+START = "<!-- access-matrix:start (tests/security_matrix.py) -->"
+END = "<!-- access-matrix:end -->"
+README = pathlib.Path(__file__).resolve().parent.parent / "readme" / "SECURITY.md"
+
+
+def readme_block(text):
+    """The generated part of readme/SECURITY.md."""
+    start = text.index(START) + len(START)
+    return text[start : text.index(END)].strip("\n") + "\n"
+
+
+def write_readme():
+    text = README.read_text(encoding="utf-8")
+    start = text.index(START) + len(START)
+    README.write_text(
+        text[:start] + "\n" + markdown() + text[text.index(END) :], encoding="utf-8"
+    )
+
+
+if __name__ == "__main__":
+    if "--write" in sys.argv:
+        write_readme()
+    else:
+        sys.stdout.write(markdown())
