@@ -26,6 +26,9 @@ STATES = [
     (FAILED, "Failed"),
     (DEAD, "Dead letter"),
 ]
+# Largest orderIndex (an integer column) and externalOrderId (an indexed one).
+MAX_INDEX = 2**31 - 1
+MAX_REFERENCE = 255
 # States a user may send back to processing (Retry / Replay).
 REPLAYABLE = (FAILED, DEAD, HELD)
 
@@ -110,6 +113,11 @@ def intake(event_type, body, backend_ref, topic=None, raw=None):
     schemas.validate(SCHEMA_OF[event_type], data)
     external_order_id = data.get("externalOrderId")
     order_index = data.get("orderIndex")
+    # What the event table indexes must fit its columns (and a btree entry).
+    if isinstance(order_index, int) and not 0 <= order_index <= MAX_INDEX:
+        raise PayloadError("orderIndex", f"out of range 0..{MAX_INDEX}")
+    if isinstance(external_order_id, str) and len(external_order_id) > MAX_REFERENCE:
+        raise PayloadError("externalOrderId", f"longer than {MAX_REFERENCE} characters")
     if event_type == COMPLETION:
         key = keys.completion_key(
             backend_ref,

@@ -32,9 +32,10 @@ def parse_time(value, field="at"):
     zone = "+00:00" if zone in ("Z", "z") else zone
     try:
         parsed = datetime.fromisoformat(f"{date_part}T{time_part}{fraction}{zone}")
-    except ValueError as exc:
+        # Year 1 east of UTC, or 9999 west of it, has no UTC datetime.
+        return parsed.astimezone(timezone.utc)
+    except (ValueError, OverflowError) as exc:
         raise PayloadError(field, f"invalid timestamp {value!r}: {exc}") from exc
-    return parsed.astimezone(timezone.utc)
 
 
 def _optional_time(value, field):

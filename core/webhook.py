@@ -5,6 +5,7 @@ stays a thin route and these rules are tested without Odoo.
 """
 
 import json
+import math
 
 from . import inbox
 from .errors import PayloadError
@@ -13,6 +14,8 @@ from .signature import SIGNATURE_HEADER, secrets_match, verify_hmac
 SECRET_HEADER = "X-Pico-Webhook-Secret"
 MAX_BODY_BYTES = 1024 * 1024
 HMAC_WINDOW_SECONDS = 300
+# Pico's events are a few levels deep; anything deeper is not one of them.
+MAX_DEPTH = 32
 # URL kind -> inbox event type.
 KINDS = {
     "completion": inbox.COMPLETION,
@@ -56,6 +59,50 @@ def authenticate(headers, body, secret, require_hmac, now):
         )
 
 
+def _no_constant(name):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _unstorable(value):
+    """Why a parsed body cannot be stored as it is, or None."""
+    todo = [(value, 1)]
+    while todo:
+        item, depth = todo.pop()
+        if depth > MAX_DEPTH:
+            return f"nested deeper than {MAX_DEPTH} levels"
+        if isinstance(item, dict):
+            todo.extend((key, depth) for key in item)
+            todo.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            todo.extend((child, depth + 1) for child in item)
+        elif isinstance(item, str):
+            if "\x00" in item:
+                return "a string holds a NUL character"
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return "a string holds a lone surrogate (not UTF-8)"
+        elif isinstance(item, float) and not math.isfinite(item):
+            return "a number is out of range"
+    return None
+
+
+def parse_json(body):
+    """Parse a body into what the database can hold, or raise a 400 Rejection."""
+    try:
+        parsed = json.loads(body, parse_constant=_no_constant)
+    except (ValueError, RecursionError) as exc:
+        # RecursionError: thousands of nested brackets, before MAX_DEPTH is checked.
+        message = str(exc) if isinstance(exc, ValueError) else "nested too deep"
+        raise Rejection(
+            400, "invalid_json", f"body is not JSON: {message}", "body"
+        ) from None
+    problem = _unstorable(parsed)
+    if problem:
+        raise Rejection(400, "invalid_json", f"body refused: {problem}", "body")
+    return parsed
+
+
 def accept(kind, headers, body, secret, require_hmac, backend_ref, now):
     """Return the inbox Intake of one delivery, or raise Rejection."""
     event_type = KINDS.get(kind)
@@ -63,12 +110,7 @@ def accept(kind, headers, body, secret, require_hmac, backend_ref, now):
         raise Rejection(404, "not_found", f"unknown webhook kind {kind!r}")
     check_size(len(body))
     authenticate(headers, body, secret, require_hmac, now)
-    try:
-        parsed = json.loads(body)
-    except ValueError as exc:
-        raise Rejection(
-            400, "invalid_json", f"body is not JSON: {exc}", "body"
-        ) from exc
+    parsed = parse_json(body)
     try:
         return inbox.intake(event_type, parsed, backend_ref)
     except PayloadError as exc:
