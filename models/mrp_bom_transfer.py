@@ -344,6 +344,7 @@ class MrpBom(models.Model):
         return exchanges.action_retry()
 
     def action_pico_transfer_open_exchange(self):
+        self.check_access("read")
         self.ensure_one()
         return {
             "type": "ir.actions.act_window",

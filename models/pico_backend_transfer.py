@@ -52,6 +52,7 @@ class PicoBackend(models.Model):
             raise UserError(self._pico_transfer_missing_message(missing))
 
     def action_view_pico_transfer_boms(self):
+        self.check_access("read")
         self.ensure_one()
         return {
             "type": "ir.actions.act_window",

@@ -95,6 +95,7 @@ class PicoExchange(models.Model):
         return body, self.env._("Pico BOM transfer failed")
 
     def action_open_bom(self):
+        self.check_access("read")
         self.ensure_one()
         return {
             "type": "ir.actions.act_window",

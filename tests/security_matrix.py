@@ -60,8 +60,9 @@ READERS = ("pico_user", "pico_manager", "system")
 MANAGERS = ("pico_manager", "system")
 SYSTEM = ("system",)
 MRP = ("mrp_user", "mrp_admin", "pico_user", "pico_manager", "system")
-# Suggesting a mapping writes the BOM and reads Pico's catalogue: it needs a
-# Manufacturing administrator who is also a Pico user.
+# Suggesting a mapping or sending a BOM writes the BOM (its chatter) and reads
+# Pico's tables: it needs a Manufacturing administrator who is also a Pico user
+# (sending: a Pico manager).
 BOM_MAPPERS = ("system",)
 
 # (model, button) -> users who may press it on company A's records; the others
@@ -76,6 +77,7 @@ ACTIONS = {
     ("pico.backend", "action_rotate_webhook_secret"): SYSTEM,
     ("pico.backend", "action_pico_confirm_destinations"): SYSTEM,
     ("pico.backend", "action_view_operations"): READERS,
+    ("pico.backend", "action_view_pico_transfer_boms"): READERS,
     ("pico.operation", "action_view_versions"): READERS,
     ("pico.operation", "action_view_boms"): READERS,
     ("pico.event", "action_retry"): READERS,
@@ -83,6 +85,7 @@ ACTIONS = {
     ("pico.exchange", "action_retry"): READERS,
     ("pico.exchange", "action_open_production"): READERS,
     ("pico.exchange", "action_open_work_order"): READERS,
+    ("pico.exchange", "action_open_bom"): READERS,
     ("pico.work.order", "action_cancel_in_pico"): MANAGERS,
     ("pico.work.order", "action_resend"): MANAGERS,
     ("pico.work.order", "action_open_exchanges"): READERS,
@@ -98,6 +101,8 @@ ACTIONS = {
     ("mrp.production", "action_view_pico_exchanges"): MRP,
     ("mrp.bom", "action_pico_suggest_mapping"): BOM_MAPPERS,
     ("mrp.bom", "action_pico_open_operation"): MRP,
+    ("mrp.bom", "action_pico_transfer"): BOM_MAPPERS,
+    ("mrp.bom", "action_pico_transfer_open_exchange"): MRP,
 }
 
 CRUD = (("r", "read"), ("w", "write"), ("c", "create"), ("d", "delete"))

@@ -54,7 +54,7 @@ class TestAccessMatrix(PicoCase):
             }
         )
         cls.component = env["product.product"].create(
-            {"name": "Matrix part", "is_storable": True}
+            {"name": "Matrix part", "default_code": "MATRIX-P", "is_storable": True}
         )
         cls.bom = env["mrp.bom"].create(
             {
@@ -66,6 +66,19 @@ class TestAccessMatrix(PicoCase):
             }
         )
         cls.bom.pico_operation_id = cls.operation
+        # A BOM with an operation, which a BOM transfer needs.
+        workcenter = env["mrp.workcenter"].create({"name": "Matrix WC", "code": "MWC"})
+        cls.transfer_bom = env["mrp.bom"].create(
+            {
+                "product_tmpl_id": cls.component.product_tmpl_id.id,
+                "product_qty": 1,
+                "pico_backend_id": cls.backend.id,
+                "operation_ids": [
+                    Command.create({"name": "Assemble", "workcenter_id": workcenter.id})
+                ],
+            }
+        )
+        cls.backend.work_instructions_enabled = True
         cls.stock = env.ref("stock.stock_location_stock")
         # Company B's own backend and rows, which its user does see.
         cls.backend_b = env["pico.backend"].create(
@@ -372,7 +385,7 @@ class TestAccessMatrix(PicoCase):
         if model == "mrp.production":
             return self._production()
         if model == "mrp.bom":
-            return self.bom
+            return self.transfer_bom if action == "action_pico_transfer" else self.bom
         if model == "pico.backend":
             return self.backend
         if model == "pico.work.order":
