@@ -453,12 +453,14 @@ class PicoBackend(models.Model):
 
     # --- Buttons ----------------------------------------------------------------------
     def action_pico_check_health(self):
+        self.check_access("read")
         for backend in self:
             backend._pico_update_skew()
             backend._pico_update_health()
         return True
 
     def action_view_clock_skew(self):
+        self.check_access("read")
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id(
             "mrp_pico_mes.pico_clock_skew_action"
@@ -477,6 +479,7 @@ class PicoBackend(models.Model):
         }
 
     def action_view_backlog(self):
+        self.check_access("read")
         self.ensure_one()
         return self._pico_open(
             "pico.exchange",
@@ -485,6 +488,7 @@ class PicoBackend(models.Model):
         )
 
     def action_view_held_events(self):
+        self.check_access("read")
         self.ensure_one()
         return self._pico_open(
             "pico.event",
@@ -493,6 +497,7 @@ class PicoBackend(models.Model):
         )
 
     def action_view_failed_events(self):
+        self.check_access("read")
         self.ensure_one()
         return self._pico_open(
             "pico.event",
@@ -504,6 +509,7 @@ class PicoBackend(models.Model):
         )
 
     def action_view_failed_exchanges(self):
+        self.check_access("read")
         self.ensure_one()
         return self._pico_open(
             "pico.exchange",
@@ -512,6 +518,7 @@ class PicoBackend(models.Model):
         )
 
     def action_view_events_graph(self):
+        self.check_access("read")
         self.ensure_one()
         action = self._pico_open(
             "pico.event",

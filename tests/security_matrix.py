@@ -54,6 +54,11 @@ MODEL_ACCESS = {
     "pico.defect.class": _with(PICO_USER, pico_manager="rwcd", system="rwcd"),
     "pico.quality.result": _with(PICO_USER, pico_manager="rw", system="rw"),
     "pico.manual.order": {"pico_manager": "rwcd", "system": "rwcd"},
+    "pico.clock.skew": PICO_USER,
+}
+# Reports (SQL views): read-only for Pico users, each user's companies only.
+REPORTS = {
+    "pico.consumption.report": _with(PICO_USER, company_b="r"),
 }
 
 READERS = ("pico_user", "pico_manager", "system")
@@ -78,6 +83,13 @@ ACTIONS = {
     ("pico.backend", "action_pico_confirm_destinations"): SYSTEM,
     ("pico.backend", "action_view_operations"): READERS,
     ("pico.backend", "action_view_pico_transfer_boms"): READERS,
+    ("pico.backend", "action_pico_check_health"): READERS,
+    ("pico.backend", "action_view_clock_skew"): READERS,
+    ("pico.backend", "action_view_backlog"): READERS,
+    ("pico.backend", "action_view_held_events"): READERS,
+    ("pico.backend", "action_view_failed_events"): READERS,
+    ("pico.backend", "action_view_failed_exchanges"): READERS,
+    ("pico.backend", "action_view_events_graph"): READERS,
     ("pico.operation", "action_view_versions"): READERS,
     ("pico.operation", "action_view_boms"): READERS,
     ("pico.event", "action_retry"): READERS,
@@ -102,6 +114,7 @@ ACTIONS = {
     ("mrp.bom", "action_pico_suggest_mapping"): BOM_MAPPERS,
     ("mrp.bom", "action_pico_open_operation"): MRP,
     ("mrp.bom", "action_pico_transfer"): BOM_MAPPERS,
+    ("mrp.bom", "action_pico_transfer_retry"): MANAGERS,
     ("mrp.bom", "action_pico_transfer_open_exchange"): MRP,
 }
 
@@ -120,6 +133,11 @@ def markdown():
     for model, access in MODEL_ACCESS.items():
         cells = [_cell(access.get(key, "")) for key, _label, _g in USERS]
         lines.append(f"| `{model}` | " + " | ".join(cells) + " |")
+    for model, access in REPORTS.items():
+        cells = [_cell(access.get(key, "")) for key, _label, _g in USERS]
+        lines.append(
+            f"| `{model}` (report, own companies' rows) | " + " | ".join(cells) + " |"
+        )
     lines += ["", "Buttons (`action_*` methods, also when called over RPC):", ""]
     lines += [head, rule]
     for (model, action), allowed in ACTIONS.items():

@@ -200,6 +200,9 @@ class TestAccessMatrix(PicoCase):
                 {"backend_id": self.backend.id, "code": f"D{n}"}
             ),
             "pico.quality.result": self._quality,
+            "pico.clock.skew": lambda: env["pico.clock.skew"].create(
+                {"backend_id": self.backend.id, "measured_at": fields.Datetime.now()}
+            ),
             "pico.manual.order": lambda: env["pico.manual.order"].create(
                 {"backend_id": self.backend.id, "operation_id": self.operation.id}
             ),
@@ -251,6 +254,7 @@ class TestAccessMatrix(PicoCase):
                 backend, inspected_at=fields.Datetime.now(), result="pass"
             ),
             "pico.manual.order": dict(backend, operation_id=self.operation.id),
+            "pico.clock.skew": dict(backend, measured_at=fields.Datetime.now()),
         }[model]
 
     WRITE_VALS = {
@@ -268,6 +272,7 @@ class TestAccessMatrix(PicoCase):
         "pico.defect.class": {"consequence": "none"},
         "pico.quality.result": {"note": "checked"},
         "pico.manual.order": {"quantity": 2},
+        "pico.clock.skew": {"samples": 3},
     }
 
     # --- the walk ----------------------------------------------------------------
@@ -324,7 +329,23 @@ class TestAccessMatrix(PicoCase):
             [("model", "=like", "pico.%"), ("transient", "in", [True, False])]
         )
         real = {m.model for m in models if not self.env[m.model]._abstract}
-        self.assertEqual(real, set(matrix.MODEL_ACCESS))
+        self.assertEqual(real, set(matrix.MODEL_ACCESS) | set(matrix.REPORTS))
+
+    def test_reports(self):
+        """Reports: read by Pico users only, written by nobody, per company."""
+        for model, expected in matrix.REPORTS.items():
+            rule = self.env["ir.rule"].search([("model_id.model", "=", model)])
+            self.assertIn("company_ids", " ".join(rule.mapped("domain_force")))
+            for key, _label, _groups in matrix.USERS:
+                reports = self.env[model].with_user(self.users[key])
+                with self.subTest(model=model, user=key):
+                    error = self._attempt(lambda r=reports: r.search([], limit=1))
+                    if "r" in expected.get(key, ""):
+                        self.assertIsNone(error)
+                    else:
+                        self.assertIsInstance(error, AccessError)
+                    error = self._attempt(lambda r=reports: r.create({}))
+                    self.assertIsInstance(error, AccessError)
 
     def test_matrix_covers_every_button(self):
         """Every action_* method the addon defines is in the matrix."""
@@ -380,10 +401,17 @@ class TestAccessMatrix(PicoCase):
     def test_manual_order_wizard(self):
         self.check_model("pico.manual.order")
 
+    def test_clock_skew(self):
+        self.check_model("pico.clock.skew")
+
     # --- buttons -----------------------------------------------------------------
     def _button_record(self, model, action):
         if model == "mrp.production":
             return self._production()
+        if model == "mrp.bom" and action == "action_pico_transfer_retry":
+            self.transfer_bom.sudo()._pico_transfer_enqueue()
+            self.transfer_bom.pico_transfer_exchange_id.write({"state": "failed"})
+            return self.transfer_bom
         if model == "mrp.bom":
             return self.transfer_bom if action == "action_pico_transfer" else self.bom
         if model == "pico.backend":
