@@ -1,6 +1,7 @@
 """Unwrap and normalise Pico payloads into plain dataclasses."""
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -42,13 +43,64 @@ def _optional_time(value, field):
     return None if value is None else parse_time(value, field)
 
 
+# A delivery larger than this is refused by every door (webhook, MQTT).
+MAX_BODY_BYTES = 1024 * 1024
+# Pico's events are a few levels deep; anything deeper is not one of them.
+MAX_DEPTH = 32
+
+
+def _no_constant(name):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def unstorable(value):
+    """Why a parsed body cannot be stored as it is (PostgreSQL text, jsonb), or None."""
+    todo = [(value, 1)]
+    while todo:
+        item, depth = todo.pop()
+        if depth > MAX_DEPTH:
+            return f"nested deeper than {MAX_DEPTH} levels"
+        if isinstance(item, dict):
+            todo.extend((key, depth) for key in item)
+            todo.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            todo.extend((child, depth + 1) for child in item)
+        elif isinstance(item, str):
+            if "\x00" in item:
+                return "a string holds a NUL character"
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return "a string holds a lone surrogate (not UTF-8)"
+        elif isinstance(item, float) and not math.isfinite(item):
+            return "a number is out of range"
+    return None
+
+
+def loads(body):
+    """Parse JSON bytes or text into what the database can hold, or raise."""
+    if len(body) > MAX_BODY_BYTES:
+        raise PayloadError("", f"body larger than {MAX_BODY_BYTES} bytes")
+    try:
+        parsed = json.loads(body, parse_constant=_no_constant)
+    except (ValueError, RecursionError) as exc:
+        # RecursionError: thousands of nested brackets, before MAX_DEPTH is checked.
+        message = str(exc) if isinstance(exc, ValueError) else "nested too deep"
+        raise PayloadError("", f"body is not JSON: {message}") from None
+    problem = unstorable(parsed)
+    if problem:
+        raise PayloadError("", f"body refused: {problem}")
+    return parsed
+
+
 def unwrap(body, stream_field):
     """Return the event object of a webhook body, wrapped in `data` or bare."""
     if isinstance(body, bytes | bytearray | str):
-        try:
-            body = json.loads(body)
-        except ValueError as exc:
-            raise PayloadError("", f"body is not JSON: {exc}") from exc
+        body = loads(body)
+    else:
+        problem = unstorable(body)
+        if problem:
+            raise PayloadError("", f"body refused: {problem}")
     if not isinstance(body, dict):
         raise PayloadError("", "body is not a JSON object")
     if "data" not in body and "errors" in body:

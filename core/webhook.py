@@ -4,18 +4,13 @@ Pure functions on plain data (headers mapping, body bytes), so the Odoo controll
 stays a thin route and these rules are tested without Odoo.
 """
 
-import json
-import math
-
-from . import inbox
+from . import inbox, payloads
 from .errors import PayloadError
 from .signature import SIGNATURE_HEADER, secrets_match, verify_hmac
 
 SECRET_HEADER = "X-Pico-Webhook-Secret"
-MAX_BODY_BYTES = 1024 * 1024
+MAX_BODY_BYTES = payloads.MAX_BODY_BYTES
 HMAC_WINDOW_SECONDS = 300
-# Pico's events are a few levels deep; anything deeper is not one of them.
-MAX_DEPTH = 32
 # URL kind -> inbox event type.
 KINDS = {
     "completion": inbox.COMPLETION,
@@ -59,48 +54,12 @@ def authenticate(headers, body, secret, require_hmac, now):
         )
 
 
-def _no_constant(name):
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def _unstorable(value):
-    """Why a parsed body cannot be stored as it is, or None."""
-    todo = [(value, 1)]
-    while todo:
-        item, depth = todo.pop()
-        if depth > MAX_DEPTH:
-            return f"nested deeper than {MAX_DEPTH} levels"
-        if isinstance(item, dict):
-            todo.extend((key, depth) for key in item)
-            todo.extend((child, depth + 1) for child in item.values())
-        elif isinstance(item, list):
-            todo.extend((child, depth + 1) for child in item)
-        elif isinstance(item, str):
-            if "\x00" in item:
-                return "a string holds a NUL character"
-            try:
-                item.encode("utf-8")
-            except UnicodeEncodeError:
-                return "a string holds a lone surrogate (not UTF-8)"
-        elif isinstance(item, float) and not math.isfinite(item):
-            return "a number is out of range"
-    return None
-
-
 def parse_json(body):
     """Parse a body into what the database can hold, or raise a 400 Rejection."""
     try:
-        parsed = json.loads(body, parse_constant=_no_constant)
-    except (ValueError, RecursionError) as exc:
-        # RecursionError: thousands of nested brackets, before MAX_DEPTH is checked.
-        message = str(exc) if isinstance(exc, ValueError) else "nested too deep"
-        raise Rejection(
-            400, "invalid_json", f"body is not JSON: {message}", "body"
-        ) from None
-    problem = _unstorable(parsed)
-    if problem:
-        raise Rejection(400, "invalid_json", f"body refused: {problem}", "body")
-    return parsed
+        return payloads.loads(body)
+    except PayloadError as exc:
+        raise Rejection(400, "invalid_json", exc.message, "body") from None
 
 
 def accept(kind, headers, body, secret, require_hmac, backend_ref, now):

@@ -19,6 +19,8 @@ from ..core.claim import claim_one
 from ..core.errors import PayloadError
 
 _logger = logging.getLogger(__name__)
+# How much of a refused message is kept to show (its key covers all of it).
+REFUSED_PAYLOAD_LIMIT = 64 * 1024
 
 TRACEBACK_LIMIT = 20000
 # Seconds after a registry load at which a backlog wakes the crons (see below).
@@ -184,7 +186,10 @@ class PicoEvent(models.Model):
             "source": source,
             "idempotency_key": key,
             "topic": topic,
-            "payload": raw.decode("utf-8", "replace"),
+            # Shown, not parsed: bounded, and without the NUL PostgreSQL refuses.
+            "payload": raw[:REFUSED_PAYLOAD_LIMIT]
+            .decode("utf-8", "replace")
+            .replace("\x00", "\ufffd"),
             "state": inbox.FAILED,
             "error": str(error),
             "error_class": type(error).__name__,
