@@ -175,6 +175,7 @@ class PicoBackend(models.Model):
 
     def action_pico_check_features(self):
         """The "Check API Features" button."""
+        self._pico_check_rights("action_pico_check_features")
         self.ensure_one()
         try:
             self._pico_detect_features(always_write=True)

@@ -29,6 +29,7 @@ ACTION_GROUPS = {
     "action_pico_catch_up": MANAGER,
     "action_mqtt_test_connection": MANAGER,
     "action_mqtt_receive_now": MANAGER,
+    "action_pico_check_features": MANAGER,
     "action_rotate_webhook_secret": SYSTEM,
     "action_pico_confirm_destinations": SYSTEM,
 }
@@ -147,16 +148,14 @@ class PicoBackend(models.Model):
         secrets = {s for _d, sec in DESTINATIONS.values() for s in sec}
         if not (watched | secrets) & set(vals):
             return super().write(vals)
-        # Read the old destinations before they change (sudo: mqtt_ca_file).
-        reviews = {}
+        # Read the old destinations before they change (sudo: mqtt_ca_file), and
+        # flag them before the write: its constraints may already call Pico.
         for backend in self.sudo():
             changed = self._pico_changed_destinations(backend, vals)
-            reviews[backend.id] = self._pico_review_vals(changed, vals)
-        result = super().write(vals)
-        for backend in self:
-            if reviews.get(backend.id):
-                super(PicoBackend, backend.sudo()).write(reviews[backend.id])
-        return result
+            review = self._pico_review_vals(changed, vals)
+            if review:
+                super(PicoBackend, backend).write(review)
+        return super().write(vals)
 
     def _pico_check_destination(self, name, strict=False):
         """Refuse to send a secret to a destination no administrator confirmed.

@@ -79,6 +79,7 @@ ACTIONS = {
     ("pico.backend", "action_pico_catch_up"): MANAGERS,
     ("pico.backend", "action_mqtt_test_connection"): MANAGERS,
     ("pico.backend", "action_mqtt_receive_now"): MANAGERS,
+    ("pico.backend", "action_pico_check_features"): MANAGERS,
     ("pico.backend", "action_rotate_webhook_secret"): SYSTEM,
     ("pico.backend", "action_pico_confirm_destinations"): SYSTEM,
     ("pico.backend", "action_view_operations"): READERS,

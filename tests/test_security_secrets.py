@@ -178,6 +178,18 @@ class TestSecretsStayHome(PicoCase):
         self.as_manager().action_test_connection()
         self.assertTrue(self.listener.seen(self.token))
 
+    def test_endpoint_change_checked_by_a_constraint_sends_nothing(self):
+        """A write whose constraint asks Pico (serial source 'Odoo') is already
+        bound: the manager's endpoint hears nothing."""
+        self.env.cr.execute(
+            "UPDATE pico_backend SET serial_source = 'odoo' WHERE id = %s",
+            [self.backend.id],
+        )
+        self.backend.invalidate_recordset()
+        with contextlib.suppress(UserError):
+            self.as_manager().write({"endpoint_url": self.listener.url})
+        self.assertEqual(self.listener.requests, [])
+
     def test_admin_endpoint_change_is_trusted(self):
         """A system administrator's change needs no confirmation."""
         self.backend.with_user(self.admin).write({"endpoint_url": self.listener.url})
@@ -266,6 +278,7 @@ class TestSecretsStayHome(PicoCase):
             "action_mqtt_test_connection",
             "action_mqtt_receive_now",
             "action_rotate_webhook_secret",
+            "action_pico_check_features",
         ):
             with self.subTest(action=action), self.assertRaises(AccessError):
                 getattr(backend, action)()
