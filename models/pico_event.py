@@ -2,6 +2,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import logging
 import threading
+import time
 import traceback
 from datetime import timedelta
 
@@ -23,6 +24,8 @@ _logger = logging.getLogger(__name__)
 REFUSED_PAYLOAD_LIMIT = 64 * 1024
 
 TRACEBACK_LIMIT = 20000
+# Seconds one processor cron run may take (well under Odoo's limit_time_real).
+CRON_RUN_SECONDS = 40
 # Seconds after a registry load at which a backlog wakes the crons (see below).
 BACKLOG_WAKE_DELAYS = (2.0, 10.0)
 # Prefix of this module's advisory lock names (hashed to PostgreSQL's bigint keys).
@@ -354,12 +357,18 @@ class PicoEvent(models.Model):
 
     # --- Processor -------------------------------------------------------------
     @api.model
-    def _cron_process_events(self, limit=500):
-        """Cron entry point: apply due events, committing after each one."""
-        return self._process_events(limit=limit)
+    def _cron_process_events(self, limit=500, seconds=CRON_RUN_SECONDS):
+        """Cron entry point: apply due events, committing after each one.
+
+        A run stops after `seconds` and triggers the next one: Odoo restarts a
+        threaded server (kills a prefork cron worker) whose cron thread runs
+        longer than limit_time_real (120 s by default), and a backlog applied at
+        a few seconds per event on a loaded server would get there.
+        """
+        return self._process_events(limit=limit, deadline=time.monotonic() + seconds)
 
     @api.model
-    def _process_events(self, ids=None, limit=None, commit=None):
+    def _process_events(self, ids=None, limit=None, commit=None, deadline=None):
         """Apply due events (all, or among `ids`); return how many were processed.
 
         Each event is claimed with FOR NO KEY UPDATE SKIP LOCKED, so several workers
@@ -374,6 +383,12 @@ class PicoEvent(models.Model):
         processed = 0
         busy = set()
         while limit is None or processed < limit:
+            if deadline is not None and time.monotonic() > deadline:
+                # Out of time for this run: the next one takes the rest at once.
+                self._pico_trigger()
+                if commit:
+                    self.env.cr.commit()  # pylint: disable=invalid-commit
+                break
             event = self._pico_claim_next(ids, commit, exclude=busy)
             if not event:
                 break

@@ -407,6 +407,28 @@ class TestRestartAndFailures(TransactionCase):
         self.assertTrue(events._pico_take_up_backlog()["events"])
         self.assertTrue(self._triggers(), "the processor is due now")
 
+    def test_processor_run_stops_in_time_and_triggers_the_next(self):
+        """A processor cron run ends after its time budget, however long the
+        backlog, and triggers the next run: Odoo restarts a server whose cron
+        thread exceeds limit_time_real (found by dev/chaos.py on a slow machine)."""
+        self.env["ir.cron.trigger"].search([("cron_id", "=", self.cron.id)]).unlink()
+        events = self.env["pico.event"]
+        for number in range(3):
+            intake = inbox.intake(
+                inbox.DOWNTIME,
+                {
+                    "workcenterCode": "NONE",
+                    "reasonCode": "Y",
+                    "start": f"2026-11-22T09:0{number}:00Z",
+                },
+                self.backend.id,
+            )
+            events |= events._pico_store(self.backend, intake, "mqtt")[0]
+        self.assertEqual(events._cron_process_events(seconds=0), 0)
+        self.assertEqual(set(events.mapped("state")), {"received"})
+        self.assertTrue(self._triggers(), "the next run is due at once")
+        self.assertEqual(events._cron_process_events(), 3)
+
     def test_registry_load_schedules_the_wakeup(self):
         """Loading the registry (a server start) schedules the backlog wake-up
         for once the cron threads listen, and only outside tests and scripts."""
