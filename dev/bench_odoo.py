@@ -11,7 +11,8 @@ Never imported by the addon or its tests: dev/benchmark.py feeds this file to
   lists a large catalogue (time, peak RSS growth, tracemalloc peak).
 - `insight(env, params)`: the Actual vs Standard pivot (the grouping sets the web
   client's pivot asks for) over a year of generated built units (250,000 by
-  default), as a Pico user; the generated rows are deleted afterwards.
+  default), as the administrator: the report table rebuilt from them, its
+  pivots, and the per-unit table's for comparison; the rows are deleted after.
 """
 # pylint: disable=invalid-commit
 
@@ -515,11 +516,32 @@ def insight(env, params):
     start = time.perf_counter()
     _generate_units(env, count, products, operators)
     generate_s = time.perf_counter() - start
+    start = time.perf_counter()
+    env["pico.unit.report"]._pico_refresh()
+    env.cr.commit()
+    rebuild_s = time.perf_counter() - start
     user = env.ref("base.user_admin")
+    report = env["pico.unit.report"].with_user(user)
     units = env["pico.work.order"].with_user(user)
     done = [("state", "=", "done")]
     views = {
         "product x week (default pivot)": (
+            report,
+            [],
+            [[], ["product_id"], ["date:week"], ["product_id", "date:week"]],
+        ),
+        "station x operator": (
+            report,
+            [],
+            [[], ["station"], ["operator_id"], ["station", "operator_id"]],
+        ),
+        "this week, by product": (
+            report,
+            [("date", ">=", "=week_start")],
+            [[], ["product_id"]],
+        ),
+        "per-unit table, product x week (Units Built pivot)": (
+            units,
             done,
             [
                 [],
@@ -528,38 +550,35 @@ def insight(env, params):
                 ["built_product_id", "completed_at:week"],
             ],
         ),
-        "station x operator": (
-            done,
-            [[], ["station"], ["operator_id"], ["station", "operator_id"]],
-        ),
-        "this week, by product": (
-            done + [("completed_at", ">=", "=week_start")],
-            [[], ["built_product_id"]],
-        ),
     }
     results = {}
-    for name, (domain, grouping_sets) in views.items():
+    for name, (model, domain, grouping_sets) in views.items():
         timings = []
         groups = 0
         for _run in range(runs):
             env.invalidate_all()
             begin = time.perf_counter()
-            sets = units.formatted_read_grouping_sets(
-                domain, grouping_sets, INSIGHT_MEASURES
-            )
+            measures = INSIGHT_MEASURES
+            if model._name == "pico.unit.report":
+                measures = [*INSIGHT_MEASURES, "units:sum"]
+            sets = model.formatted_read_grouping_sets(domain, grouping_sets, measures)
             timings.append((time.perf_counter() - begin) * 1000)
             groups = sum(len(part) for part in sets)
         results[name] = {"ms": timings, "groups": groups, **_summary(timings)}
     total = units.search_count(done)
+    rows = report.search_count([])
     env.cr.execute(
         "DELETE FROM pico_work_order WHERE operation_pico_id = %s", [INSIGHT_OPERATION]
     )
     operators.unlink()
+    env["pico.unit.report"]._pico_refresh()
     env.cr.commit()
     return {
         "units": count,
         "units_visible": total,
         "generate_s": generate_s,
+        "report_rows": rows,
+        "rebuild_s": rebuild_s,
         "runs": runs,
         "pivot": results,
     }

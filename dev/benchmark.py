@@ -728,6 +728,11 @@ class Bench:
 
     def report_insight(self, ins):
         limit = TARGETS["insight_pivot_ms"]
+        self.row(
+            f"Pico report table rebuilt from {ins['units']:,} units",
+            f"{ins['rebuild_s']:.1f} s, {ins['report_rows']:,} rows "
+            f"(generating the units: {ins['generate_s']:.0f} s)",
+        )
         for name, res in ins["pivot"].items():
             label = f"Pico report pivot, {name}"
             value = (

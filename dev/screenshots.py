@@ -31,6 +31,10 @@ BACKENDS = "/odoo/action-mrp_pico_mes.pico_backend_action"
 EVENTS = "/odoo/action-mrp_pico_mes.pico_event_action"
 BOMS = "/odoo/action-mrp.mrp_bom_form_action"
 MOS = "/odoo/action-mrp.mrp_production_action"
+HEALTH = "/odoo/action-mrp_pico_mes.pico_health_action"
+INSIGHT = "/odoo/action-mrp_pico_mes.pico_unit_report_action"
+# Tabs of the form to open; KEEP: a report, shown with its default filters.
+KEEP = "keep"
 
 
 def rpc(session, url, model, method, *args, **kwargs):
@@ -94,6 +98,9 @@ def targets(session, url):
     )
     # (file, URL, notebook page to open)
     shots = [
+        ("screenshot_health.png", HEALTH, KEEP),
+        ("screenshot_insight_pivot.png", INSIGHT, KEEP),
+        ("screenshot_insight_graph.png", f"{INSIGHT}?view_type=graph", KEEP),
         ("screenshot_backend.png", f"{BACKENDS}/{backend[0]}", None),
         ("screenshot_events.png", EVENTS, None),
     ]
@@ -128,7 +135,9 @@ def main():
             page.goto(f"{args.url}{path}")
             page.wait_for_selector(".o_view_controller", timeout=30000)
             page.wait_for_timeout(1500)  # the bus keeps a request open: no "idle"
-            if tab:
+            if tab == KEEP:
+                pass
+            elif tab:
                 page.click(f".o_notebook_headers a[name='{tab}']")
             elif page.locator(".o_facet_remove").count():
                 # Lists open on "not done": show everything for the picture.

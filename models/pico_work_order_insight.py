@@ -103,6 +103,7 @@ class PicoWorkOrder(models.Model):
 
     @api.depends("state", "cycle_time", "started_at", "completed_at")
     def _compute_insight_actual(self):
+        self._pico_report_dirty()
         for unit in self:
             actual = None
             if unit.state == "done":
@@ -170,6 +171,7 @@ class PicoWorkOrder(models.Model):
         )
         if not done:
             return
+        done._pico_report_dirty()
         lots = done.produced_lot_id
         scrapped_lots = set()
         failed_lots = set()
@@ -211,6 +213,12 @@ class PicoWorkOrder(models.Model):
             unit.quality_failed = failed
             unit.scrap_rate = 100.0 if scrapped else 0.0
             unit.first_pass_yield = 0.0 if scrapped or failed else 100.0
+
+    def _pico_report_dirty(self):
+        """The report rows of these units' days are rebuilt at commit."""
+        self.env["pico.unit.report"].sudo()._pico_mark_dirty(
+            {unit.completed_at.date() for unit in self if unit.completed_at}
+        )
 
     @api.model
     def _pico_insight_touch(self, lots=None, serials=None, productions=None):

@@ -99,6 +99,15 @@ class TestActualVsStandard(InsightMixin, TransactionCase):
         self.assertAlmostEqual(unit.variance_pct, 50.0)
         self.assertTrue(unit.slower_than_standard)
         self.assertEqual(unit.station, "Line 1 / St 3")
+        self.env.cr.precommit.run()
+        row = self.env["pico.unit.report"].search(
+            [("product_id", "=", self.drone.id), ("station", "=", "Line 1 / St 3")]
+        )
+        self.assertEqual(
+            (row.units, row.actual_minutes, row.standard_minutes, row.variance_pct),
+            (1, 15.0, 10.0, 50.0),
+        )
+        self.assertEqual(row.date, fields.Date.to_date("2026-11-23"))
         # The standard is the one in force when the unit was built.
         self.frame_step.time_cycle_manual = 60.0
         self.env.flush_all()
@@ -183,6 +192,31 @@ class TestActualVsStandard(InsightMixin, TransactionCase):
         self.assertAlmostEqual(scrap_rate, 100 / 3, places=3)
         self.assertAlmostEqual(first_pass, 100 / 3, places=3)
         self.assertAlmostEqual(actual, 10.0)
+        # The report table, rebuilt for the day when the transaction commits.
+        self.env.cr.precommit.run()
+        report = self.env["pico.unit.report"]
+        rows = report.search([("product_id", "=", self.drone.id)])
+        self.assertEqual(sum(rows.mapped("units")), 3)
+        [(units, scrap_rate, first_pass, actual, standard, variance)] = (
+            report._read_group(
+                [("product_id", "=", self.drone.id)],
+                [],
+                [
+                    "units:sum",
+                    "scrap_rate:avg",
+                    "first_pass_yield:avg",
+                    "actual_minutes:avg",
+                    "standard_minutes:avg",
+                    "variance_pct:avg",
+                ],
+            )
+        )
+        self.assertEqual(units, 3)
+        self.assertAlmostEqual(scrap_rate, 100 / 3, places=3)
+        self.assertAlmostEqual(first_pass, 100 / 3, places=3)
+        self.assertAlmostEqual(actual, 10.0)
+        self.assertAlmostEqual(standard, 10.0)
+        self.assertAlmostEqual(variance, 0.0)
 
 
 @tagged("post_install", "-at_install", "pico_insight")

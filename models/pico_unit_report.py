@@ -1,0 +1,168 @@
+# Copyright 2026 The mrp_pico_mes authors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from odoo import api, fields, models
+from odoo.tools import SQL
+
+PRECOMMIT_KEY = "mrp_pico_mes.unit_report_dates"
+
+# Ratio measures: computed from the sums of the rows grouped, never averaged
+# averages (a day of one unit weighs one unit, not one day).
+RATIOS = {
+    "actual_minutes": "SUM({actual_total}) / NULLIF(SUM({units}), 0)",
+    "standard_minutes": "SUM({standard_total}) / NULLIF(SUM({standard_units}), 0)",
+    "variance_pct": "(SUM({actual_standard_total}) - SUM({standard_total})) * 100.0"
+    " / NULLIF(SUM({standard_total}), 0)",
+    "scrap_rate": "SUM({scrapped}) * 100.0 / NULLIF(SUM({units}), 0)",
+    "first_pass_yield": "SUM({first_pass}) * 100.0 / NULLIF(SUM({units}), 0)",
+}
+SUMS = (
+    "units",
+    "actual_total",
+    "standard_units",
+    "standard_total",
+    "actual_standard_total",
+    "scrapped",
+    "first_pass",
+)
+
+
+class PicoUnitReport(models.Model):
+    """Units Pico built, per day, product, station and operator: the report table.
+
+    One row sums the units of one day (UTC), product, station and operator, so a
+    year of a busy line is a few thousand rows and any pivot of it answers at
+    once; the ratios (average times, variance, scrap rate, first-pass yield) are
+    computed from the sums of the rows grouped. Rows are rebuilt from the units'
+    stored figures (pico.work.order) for the days whose units changed, when the
+    transaction that changed them commits.
+    """
+
+    _name = "pico.unit.report"
+    _description = "Pico MES Units Built (report)"
+    _order = "date desc, id desc"
+    _rec_name = "date"
+
+    date = fields.Date(string="Built On", readonly=True, index=True)
+    backend_id = fields.Many2one("pico.backend", readonly=True, ondelete="cascade")
+    company_id = fields.Many2one("res.company", readonly=True, index=True)
+    product_id = fields.Many2one("product.product", readonly=True, index=True)
+    station = fields.Char(readonly=True)
+    operator_id = fields.Many2one("pico.operator", readonly=True)
+    units = fields.Integer(string="Units Built", readonly=True)
+    actual_total = fields.Float(string="Actual (min, total)", readonly=True)
+    standard_units = fields.Integer(string="Units with a Standard", readonly=True)
+    standard_total = fields.Float(string="Standard (min, total)", readonly=True)
+    actual_standard_total = fields.Float(
+        string="Actual of Units with a Standard (min)", readonly=True
+    )
+    scrapped = fields.Integer(string="Units Scrapped", readonly=True)
+    first_pass = fields.Integer(string="Units Right First Time", readonly=True)
+    actual_minutes = fields.Float(
+        string="Actual (min/unit)", readonly=True, aggregator="avg"
+    )
+    standard_minutes = fields.Float(
+        string="Standard (min/unit)", readonly=True, aggregator="avg"
+    )
+    variance_pct = fields.Float(
+        string="Variance (%)",
+        readonly=True,
+        aggregator="avg",
+        help="(actual - standard) / standard over the units that have a standard. "
+        "Positive: slower than standard.",
+    )
+    scrap_rate = fields.Float(string="Scrap Rate (%)", readonly=True, aggregator="avg")
+    first_pass_yield = fields.Float(
+        string="First-Pass Yield (%)", readonly=True, aggregator="avg"
+    )
+
+    def _read_group_select(self, aggregate_spec, query):
+        name, _sep, _func = aggregate_spec.partition(":")
+        if name not in RATIOS:
+            return super()._read_group_select(aggregate_spec, query)
+        columns = {
+            column: self._field_to_sql(self._table, column, query) for column in SUMS
+        }
+        template = RATIOS[name].format(**{c: f"%({c})s" for c in SUMS})
+        return SQL(template, **columns)
+
+    # --- Refresh ----------------------------------------------------------------------
+    @api.model
+    def _pico_mark_dirty(self, dates):
+        """Rebuild the rows of these days when the transaction commits."""
+        dates = {date for date in dates if date}
+        if not dates:
+            return
+        precommit = self.env.cr.precommit
+        pending = precommit.data.setdefault(PRECOMMIT_KEY, set())
+        if not pending:
+            precommit.add(self._pico_refresh_pending)
+        pending.update(dates)
+
+    @api.model
+    def _pico_refresh_pending(self):
+        dates = self.env.cr.precommit.data.pop(PRECOMMIT_KEY, set())
+        if dates:
+            self._pico_refresh(sorted(dates))
+
+    @api.model
+    def _pico_refresh(self, dates=None):
+        """Rebuild the rows of `dates` (all days when None) from the units."""
+        self.env.flush_all()
+        where = SQL("TRUE") if dates is None else SQL("date IN %s", tuple(dates))
+        unit_where = (
+            SQL("TRUE")
+            if dates is None
+            else SQL("(u.completed_at)::date IN %s", tuple(dates))
+        )
+        cr = self.env.cr
+        cr.execute(SQL("DELETE FROM pico_unit_report WHERE %s", where))
+        cr.execute(
+            SQL(
+                """
+            INSERT INTO pico_unit_report (
+                date, backend_id, company_id, product_id, station, operator_id,
+                units, actual_total, standard_units, standard_total,
+                actual_standard_total, scrapped, first_pass,
+                actual_minutes, standard_minutes, variance_pct, scrap_rate,
+                first_pass_yield, create_uid, write_uid, create_date, write_date)
+            SELECT g.*,
+                   g.actual_total / g.units,
+                   COALESCE(g.standard_total / NULLIF(g.standard_units, 0), 0),
+                   COALESCE((g.actual_standard_total - g.standard_total) * 100.0
+                            / NULLIF(g.standard_total, 0), 0),
+                   g.scrapped * 100.0 / g.units,
+                   g.first_pass * 100.0 / g.units,
+                   %(uid)s, %(uid)s, %(now)s, %(now)s
+              FROM (
+                SELECT (u.completed_at)::date, u.backend_id, u.company_id,
+                       u.built_product_id, u.station, u.operator_id,
+                       count(*),
+                       SUM(u.actual_minutes),
+                       count(*) FILTER (WHERE u.standard_minutes > 0),
+                       COALESCE(SUM(u.standard_minutes)
+                                FILTER (WHERE u.standard_minutes > 0), 0),
+                       COALESCE(SUM(u.actual_minutes)
+                                FILTER (WHERE u.standard_minutes > 0), 0),
+                       count(*) FILTER (WHERE u.scrapped),
+                       count(*) FILTER (WHERE NOT u.scrapped AND NOT u.quality_failed)
+                  FROM pico_work_order u
+                 WHERE u.state = 'done' AND u.completed_at IS NOT NULL
+                   AND %(unit_where)s
+              GROUP BY 1, 2, 3, 4, 5, 6
+              ) AS g (date, backend_id, company_id, product_id, station,
+                      operator_id, units, actual_total, standard_units,
+                      standard_total, actual_standard_total, scrapped, first_pass)
+            """,
+                uid=self.env.uid,
+                now=fields.Datetime.now(),
+                unit_where=unit_where,
+            )
+        )
+        self.invalidate_model()
+        return True
+
+    @api.model
+    def action_refresh(self):
+        """Rebuild every row (after a data import or a manual fix in SQL)."""
+        self._pico_refresh()
+        return {"type": "ir.actions.client", "tag": "soft_reload"}
