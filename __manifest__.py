@@ -62,6 +62,9 @@
         "static/description/screenshot_production.png",
         "static/description/screenshot_events.png",
     ],
+    "assets": {
+        "web.assets_backend": ["mrp_pico_mes/static/src/scss/pico_health.scss"],
+    },
     "demo": [
         "demo/pico_backend_demo.xml",
         "demo/pico_catalogue_demo.xml",

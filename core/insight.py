@@ -143,9 +143,17 @@ def estimate_skew(samples, bucket_seconds=300, min_samples=3):
     )
 
 
+# A trend needs this much time between the first and the last bucket.
+MIN_TREND_SECONDS = 3600
+
+
 def _slope_per_hour(points):
-    """Least-squares slope of (seconds, value) points, per hour; None if undefined."""
-    if len(points) < 2:
+    """Least-squares slope of (seconds, value) points, per hour.
+
+    None when undefined or over less than an hour: a few minutes of events say
+    nothing about a drift, and their slope would read as thousands of ms/h.
+    """
+    if len(points) < 2 or points[-1][0] - points[0][0] < MIN_TREND_SECONDS:
         return None
     n = len(points)
     mean_x = sum(x for x, _y in points) / n

@@ -132,7 +132,8 @@ def main():
         context.add_cookies([{"name": "session_id", "value": cookie, "url": args.url}])
         page = context.new_page()
         for name, path, tab in shots:
-            page.goto(f"{args.url}{path}")
+            # The first page builds the web assets: slow on a busy machine.
+            page.goto(f"{args.url}{path}", timeout=180000)
             page.wait_for_selector(".o_view_controller", timeout=30000)
             page.wait_for_timeout(1500)  # the bus keeps a request open: no "idle"
             if tab == KEEP:

@@ -147,3 +147,11 @@ def test_alert_transition_once():
 def test_rate():
     assert insight.rate(1, 4) == 25.0
     assert insight.rate(0, 0) is None
+
+
+def test_no_trend_from_a_few_minutes():
+    """Three buckets within 15 minutes: an estimate, but no drift."""
+    pairs = _events(300, [5.0] * 45, spacing=20.0)
+    estimate = insight.estimate_skew(pairs)
+    assert estimate.skew_ms == pytest.approx(295.0)
+    assert estimate.drift_ms_per_hour is None
