@@ -160,9 +160,3 @@ class PicoUnitReport(models.Model):
         )
         self.invalidate_model()
         return True
-
-    @api.model
-    def action_refresh(self):
-        """Rebuild every row (after a data import or a manual fix in SQL)."""
-        self._pico_refresh()
-        return {"type": "ir.actions.client", "tag": "soft_reload"}

@@ -59,6 +59,7 @@ MODEL_ACCESS = {
 # Reports (SQL views): read-only for Pico users, each user's companies only.
 REPORTS = {
     "pico.consumption.report": _with(PICO_USER, company_b="r"),
+    "pico.unit.report": _with(PICO_USER, company_b="r"),
 }
 
 READERS = ("pico_user", "pico_manager", "system")
