@@ -571,3 +571,24 @@ def _close(client, session, loop_started):
                 with contextlib.suppress(OSError):
                     sock.close()
         client.loop_stop()
+
+
+def probe(settings, suffix):
+    """Connect once and leave: return (DrainStats, the client id used).
+
+    A client id of its own (the subscriber's plus `suffix`), so as not to take over
+    the subscriber's session; a short expiry so that the broker forgets this one
+    at once (MQTT 5).
+    """
+    probing = replace(
+        settings, client_id=f"{settings.client_id}-t{suffix}", session_expiry=1
+    )
+    topic = "/".join(filter(None, [settings.prefix, "odoo-connection-test"]))
+    stats = drain(
+        probing,
+        [topic],
+        lambda messages: None,
+        max_seconds=probing.connect_timeout + 1,
+        idle_seconds=0.2,
+    )
+    return stats, probing.client_id

@@ -1,6 +1,10 @@
 from . import pico_failure_mixin
 from . import pico_code_mixin
 from . import pico_backend
+from . import pico_backend_mqtt
+from . import pico_backend_reconcile
+
+# After the files whose methods it guards (its overrides must come last).
 from . import pico_backend_security
 from . import pico_backend_features
 from . import pico_event
@@ -15,6 +19,10 @@ from . import pico_work_order
 from . import pico_operator
 from . import pico_exchange
 from . import mrp_production
+from . import mrp_production_release
+from . import mrp_workorder
+from . import stock_lot
+from . import pico_completion
 from . import pico_topic
 from . import pico_loss_reason
 from . import pico_defect_class

@@ -1,38 +1,17 @@
 # Copyright 2026 The mrp_pico_mes authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-import dataclasses
-import json
-import logging
 import secrets
 import uuid
-from datetime import timezone
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError, ValidationError
-from odoo.modules import module as odoo_module
+from odoo.exceptions import UserError
 
-from ..core import documents, inbox, mqtt_drain
+from ..core import documents
 from ..core.client import PicoClient
-from ..core.errors import PayloadError, PicoError
+from ..core.errors import PicoError
 from ..core.webhook import SECRET_HEADER
 
 WEBHOOK_ROUTE = "/pico_mes/webhook"
-# The subscriber cron runs every minute; a session must outlast the pause between
-# two runs, with room for a late cron worker.
-MQTT_MIN_SESSION_EXPIRY = 300
-MQTT_STATES = [
-    ("off", "Off"),
-    ("waiting", "Not run yet"),
-    ("ok", "Connected"),
-    ("error", "Error"),
-]
-
-_logger = logging.getLogger(__name__)
-
-
-def _naive_utc(value):
-    """Odoo's datetime (naive UTC) of an aware datetime."""
-    return value.astimezone(timezone.utc).replace(tzinfo=None, microsecond=0)
 
 
 def _new_secret(_records=None):
@@ -44,7 +23,12 @@ def _new_key(_records=None):
 
 
 class PicoBackend(models.Model):
-    """One Pico instance (tenant) that this database talks to."""
+    """One Pico instance (tenant) that this database talks to: its configuration.
+
+    The doors that bring events in live beside it: the MQTT subscriber
+    (pico_backend_mqtt.py) and the completions catch-up (pico_backend_reconcile.py);
+    the webhook door is controllers/webhook.py.
+    """
 
     _name = "pico.backend"
     _description = "Pico MES Backend"
@@ -103,100 +87,13 @@ class PicoBackend(models.Model):
     )
     webhook_completion_url = fields.Char(compute="_compute_webhook_urls")
     webhook_version_url = fields.Char(compute="_compute_webhook_urls")
-    # --- MQTT --------------------------------------------------------------
-    mqtt_enabled = fields.Boolean(string="Use MQTT", tracking=True)
-    mqtt_host = fields.Char(string="Broker Host")
-    mqtt_port = fields.Integer(string="Broker Port", default=1883)
-    mqtt_tls = fields.Boolean(string="TLS")
-    mqtt_username = fields.Char(string="Broker Username")
-    mqtt_password = fields.Char(
-        string="Broker Password", groups="base.group_system", copy=False
-    )
-    mqtt_client_id = fields.Char(
-        string="Client ID",
-        copy=False,
-        help="Fixed MQTT client id, so the broker keeps the session between runs. "
-        "Empty: derived from the database and this backend.",
-    )
-    mqtt_topic_prefix = fields.Char(string="Topic Prefix", default="pico/plant1")
-    mqtt_protocol = fields.Selection(
-        [(mqtt_drain.PROTOCOL_V5, "MQTT 5"), (mqtt_drain.PROTOCOL_V311, "MQTT 3.1.1")],
-        string="Protocol",
-        default=mqtt_drain.PROTOCOL_V5,
-        required=True,
-    )
-    mqtt_session_expiry = fields.Integer(
-        string="Session Expiry (s)",
-        default=7 * 24 * 3600,
-        help="How long the broker keeps this subscriber's session, and the messages "
-        "queued for it, while Odoo is not connected (MQTT 5). Must outlast any "
-        "Odoo downtime you want to survive without losing messages.",
-    )
-    mqtt_ca_file = fields.Char(
-        string="CA Certificates File",
-        help="Path, on the Odoo server, of the CA bundle that signed the broker's "
-        "certificate. Empty: the system's CAs.",
-    )
-    mqtt_run_seconds = fields.Integer(
-        string="Receive Time per Run (s)",
-        default=55,
-        help="How long each run of the subscriber stays connected. Close to the "
-        "cron interval (1 minute), so that messages are received within seconds.",
-    )
-    mqtt_cron_id = fields.Many2one(
-        "ir.cron",
-        string="Subscriber Cron",
-        readonly=True,
-        copy=False,
-        groups="base.group_system",
-    )
-    mqtt_topic_ids = fields.One2many(
-        "pico.topic",
-        "backend_id",
-        string="Topics",
-        copy=True,
-        context={"active_test": False},
-    )
     loss_reason_ids = fields.One2many(
         "pico.loss.reason", "backend_id", string="Reason Codes", copy=True
     )
     defect_class_ids = fields.One2many(
         "pico.defect.class", "backend_id", string="Defect Classes", copy=True
     )
-    # Connection status, written by the subscriber after each run.
-    mqtt_state = fields.Selection(
-        MQTT_STATES, string="MQTT Status", compute="_compute_mqtt_state"
-    )
-    mqtt_last_run_at = fields.Datetime(string="Last Run", readonly=True, copy=False)
-    mqtt_last_connect_at = fields.Datetime(
-        string="Last Connected", readonly=True, copy=False
-    )
-    mqtt_last_message_at = fields.Datetime(
-        string="Last Message", readonly=True, copy=False
-    )
-    mqtt_count_date = fields.Date(readonly=True, copy=False)
-    mqtt_messages_today = fields.Integer(
-        string="Messages Today", readonly=True, copy=False
-    )
-    mqtt_dropped_today = fields.Integer(
-        string="Dropped Today",
-        readonly=True,
-        copy=False,
-        help="Messages on unknown or ignored topics (telemetry): counted, not stored.",
-    )
-    mqtt_rejected_today = fields.Integer(
-        string="Refused Today",
-        readonly=True,
-        copy=False,
-        help="Messages that were not JSON or broke their schema: stored as "
-        "failed events.",
-    )
-    mqtt_last_error = fields.Text(string="Last Error", readonly=True, copy=False)
-    mqtt_last_error_at = fields.Datetime(
-        string="Last Error At", readonly=True, copy=False
-    )
-    mqtt_last_run_ok = fields.Boolean(readonly=True, copy=False)
-
+    # MQTT settings and status: pico_backend_mqtt.py.
     # --- Orders and processing policies ------------------------------------
     release_trigger = fields.Selection(
         [
@@ -297,16 +194,6 @@ class PicoBackend(models.Model):
             read_timeout=backend.read_timeout or 30.0,
         )
 
-    def _get_mqtt_client_id(self):
-        """Fixed MQTT client id: the broker keeps the subscriber's session by it."""
-        self.ensure_one()
-        if self.mqtt_client_id:
-            return self.mqtt_client_id
-        # database.uuid changes when a database is duplicated, so a copy (staging)
-        # never takes production's session over; at most 23 characters (MQTT 3.1.1).
-        dbuuid = self.env["ir.config_parameter"].sudo().get_param("database.uuid", "")
-        return mqtt_drain.default_client_id(dbuuid or self.env.cr.dbname, self.id)
-
     # --- Buttons -----------------------------------------------------------
     def action_test_connection(self):
         """Run a real GraphQL query and report the answer in a notification."""
@@ -395,406 +282,6 @@ class PicoBackend(models.Model):
         return self._notify(
             self.env._("Webhooks registered"),
             self.env._("Pico will call %s.", urls),
-            "success",
-        )
-
-    # --- Completions catch-up (reconciliation) -------------------------------
-    @api.model
-    def _cron_reconcile(self):
-        """Scheduled catch-up: each active backend stores the completions it missed."""
-        commit = not odoo_module.current_test
-        backends = self.search([])
-        for done, backend in enumerate(backends, 1):
-            try:
-                with self.env.cr.savepoint():
-                    backend._pico_reconcile()
-            except (PicoError, UserError) as exc:
-                _logger.warning(
-                    "Pico backend %s: completion catch-up failed: %s", backend.id, exc
-                )
-            if commit:
-                self.env["ir.cron"]._commit_progress(1, remaining=len(backends) - done)
-        return True
-
-    def _pico_reconcile(self):
-        """Store in the inbox every completion Pico lists that it lacks.
-
-        Pico's `operationOrderCompletes` lists every completion it recorded; each
-        goes through the same intake as a webhook delivery, so one already received
-        has the same idempotency key and is skipped. Return (new, listed, refused).
-        """
-        self.ensure_one()
-        with self._get_client(detect=True) as client:
-            rows = client.operation_order_completes() or []
-        events = self.env["pico.event"].sudo().with_company(self.company_id)
-        intakes, refused = [], 0
-        for row in rows:
-            payload = json.dumps(row, sort_keys=True)
-            try:
-                intakes.append((inbox.intake(inbox.COMPLETION, row, self.id), payload))
-            except PayloadError as exc:
-                refused += events._pico_store_rejected(
-                    self, inbox.COMPLETION, "poll", payload, exc
-                )[1]
-        known = set(
-            events.search(
-                [
-                    ("backend_id", "=", self.id),
-                    ("idempotency_key", "in", [intake.key for intake, _ in intakes]),
-                ]
-            ).mapped("idempotency_key")
-        )
-        created = 0
-        for intake, payload in intakes:
-            if intake.key in known:
-                continue
-            known.add(intake.key)
-            created += events._pico_store(self, intake, "poll", payload=payload)[1]
-        self._pico_write_status({"completions_checked_at": fields.Datetime.now()})
-        if created:
-            events._pico_trigger()
-            _logger.info(
-                "Pico backend %s: %s missed completion(s) caught up", self.id, created
-            )
-        return created, len(rows), refused
-
-    def action_pico_catch_up(self):
-        """Read Pico's completions now and queue the ones Odoo missed."""
-        self.ensure_one()
-        try:
-            created, listed, refused = self._pico_reconcile()
-        except PicoError as exc:
-            return self._notify(
-                self.env._("Catch-up with Pico failed"), str(exc), "danger"
-            )
-        message = self.env._(
-            "%(new)s missed completion(s) queued among %(listed)s listed by Pico.",
-            new=created,
-            listed=listed,
-        )
-        if refused:
-            message += " " + self.env._(
-                "%s could not be read; see the failed events.", refused
-            )
-        return self._notify(
-            self.env._("Completions checked"),
-            message,
-            "success" if not refused else "warning",
-        )
-
-    # --- MQTT subscriber ---------------------------------------------------------
-    @api.depends("mqtt_enabled", "mqtt_last_run_at", "mqtt_last_run_ok")
-    def _compute_mqtt_state(self):
-        for backend in self:
-            if not backend.mqtt_enabled:
-                backend.mqtt_state = "off"
-            elif not backend.mqtt_last_run_at:
-                backend.mqtt_state = "waiting"
-            else:
-                backend.mqtt_state = "ok" if backend.mqtt_last_run_ok else "error"
-
-    @api.constrains("mqtt_session_expiry", "mqtt_run_seconds")
-    def _check_mqtt_timing(self):
-        for backend in self:
-            if not 5 <= backend.mqtt_run_seconds <= 600:
-                raise ValidationError(
-                    self.env._("The receive time per run must be 5 to 600 seconds.")
-                )
-            if backend.mqtt_session_expiry < MQTT_MIN_SESSION_EXPIRY:
-                # Shorter than the pause between two runs, the broker would drop
-                # the session, and the messages queued for it, in between.
-                raise ValidationError(
-                    self.env._(
-                        "The session expiry must be at least %s seconds.",
-                        MQTT_MIN_SESSION_EXPIRY,
-                    )
-                )
-
-    @api.model_create_multi
-    def create(self, vals_list):
-        backends = super().create(vals_list)
-        self.env["pico.topic"].sudo()._pico_create_defaults(backends)
-        backends._pico_mqtt_sync_cron()
-        return backends
-
-    def write(self, vals):
-        result = super().write(vals)
-        if {"mqtt_enabled", "active", "name"} & set(vals):
-            self._pico_mqtt_sync_cron()
-        return result
-
-    def unlink(self):
-        crons = self.sudo().mqtt_cron_id
-        result = super().unlink()
-        # A cron running right now cannot be deleted; its next run finds its
-        # backend gone and deactivates itself.
-        crons.try_lock_for_update().unlink()
-        return result
-
-    def _pico_mqtt_cron_name(self):
-        return self.env._("Pico MES: MQTT subscriber (%s)", self.name)
-
-    def _pico_mqtt_sync_cron(self):
-        """Keep one subscriber cron per backend, active while it uses MQTT."""
-        # As ir.cron.toggle does: a neutralized copy never starts a subscriber.
-        neutralized = (
-            self.env["ir.config_parameter"].sudo().get_param("database.is_neutralized")
-        )
-        for backend in self.sudo():
-            wanted = backend.active and backend.mqtt_enabled and not neutralized
-            cron = backend.mqtt_cron_id
-            if not cron:
-                if wanted:
-                    backend.mqtt_cron_id = (
-                        self.env["ir.cron"]
-                        .sudo()
-                        .create(backend._pico_mqtt_cron_vals())
-                    )
-                continue
-            vals = {}
-            if cron.active != wanted:
-                vals["active"] = wanted
-            if cron.name != backend._pico_mqtt_cron_name():
-                vals["name"] = backend._pico_mqtt_cron_name()
-            # A cron is locked while it runs, i.e. most of the time: leave it then,
-            # its next run reads the backend and deactivates itself if need be.
-            if vals and cron.try_lock_for_update(allow_referencing=True):
-                cron.write(vals)
-
-    def _pico_mqtt_cron_vals(self):
-        self.ensure_one()
-        return {
-            "name": self._pico_mqtt_cron_name(),
-            "model_id": self.env["ir.model"]._get_id("pico.backend"),
-            "state": "code",
-            "code": f"model._cron_mqtt_subscribe({self.id})",
-            "user_id": self.env.ref("base.user_root").id,
-            "interval_number": 1,
-            "interval_type": "minutes",
-            # After the other jobs: a run keeps its worker busy for most of a minute.
-            "priority": 20,
-            "active": True,
-        }
-
-    @api.model
-    def _cron_mqtt_subscribe(self, backend_id):
-        """Subscriber cron of one backend: receive for one run."""
-        backend = self.browse(backend_id).exists()
-        if not backend or not backend.active or not backend.mqtt_enabled:
-            # Turned off or deleted while this cron was running: stop calling it.
-            if self.env.context.get("cron_id"):
-                self.env["ir.cron"]._commit_progress(deactivate=True)
-            return False
-        stats = backend._pico_mqtt_drain()
-        cron = backend.sudo().mqtt_cron_id
-        if cron and stats.stopped_reason in (
-            mqtt_drain.STOP_DEADLINE,
-            mqtt_drain.STOP_MAX_MESSAGES,
-        ):
-            # Run again as soon as a cron worker is free, not at the next worker
-            # wake-up (up to a minute later): coverage stays continuous. After an
-            # error the regular interval applies, so a dead broker is not hammered.
-            cron._trigger()
-        return stats.ok
-
-    def _pico_mqtt_settings(self):
-        """Return the core MqttSettings of this backend."""
-        self.ensure_one()
-        backend = self.sudo()
-        if not backend.mqtt_host:
-            raise UserError(self.env._("Set the MQTT broker host of %s.", self.name))
-        try:
-            return mqtt_drain.MqttSettings(
-                host=backend.mqtt_host.strip(),
-                port=backend.mqtt_port or 1883,
-                client_id=backend._get_mqtt_client_id(),
-                username=backend.mqtt_username or None,
-                password=backend.mqtt_password or None,
-                tls=backend.mqtt_tls,
-                ca_certs=backend.mqtt_ca_file or None,
-                topic_prefix=backend.mqtt_topic_prefix or "",
-                session_expiry=backend.mqtt_session_expiry
-                or mqtt_drain.DEFAULT_SESSION_EXPIRY,
-                protocol=backend.mqtt_protocol or mqtt_drain.PROTOCOL_V5,
-            )
-        except ValueError as exc:
-            raise UserError(str(exc)) from exc
-
-    def _pico_mqtt_drain(
-        self, max_seconds=None, max_messages=None, idle_seconds=None, commit=None
-    ):
-        """Receive for one run: store each batch in the inbox, commit, then ack.
-
-        Return the core DrainStats. Broker errors do not raise: they end the run
-        and are shown on the backend. `commit` defaults to True except in tests.
-        """
-        self.ensure_one()
-        if commit is None:
-            commit = not odoo_module.current_test
-        backend = self.sudo()
-        rejected = []
-        try:
-            settings = backend._pico_mqtt_settings()
-        except UserError as exc:
-            stats = mqtt_drain.DrainStats(
-                errors=1,
-                last_error=str(exc.args[0] if exc.args else exc),
-                stopped_reason=mqtt_drain.STOP_CONNECT_FAILED,
-            )
-        else:
-            topic_map = self.env["pico.topic"].sudo()._pico_topic_map(backend)
-            stats = mqtt_drain.drain(
-                settings,
-                None,
-                lambda messages: backend._pico_mqtt_store(messages, commit, rejected),
-                max_seconds or backend.mqtt_run_seconds or 55,
-                max_messages=max_messages,
-                idle_seconds=idle_seconds,
-                topic_map=topic_map,
-            )
-        backend._pico_mqtt_record(stats, len(rejected), commit)
-        return stats
-
-    def _pico_mqtt_store(self, messages, commit, rejected):
-        """Store one batch of received messages in the inbox, then commit.
-
-        Raising leaves the whole batch unacknowledged: the broker delivers it
-        again, and the inbox's idempotency keys absorb what was stored before.
-        """
-        self.ensure_one()
-        events = self.env["pico.event"].sudo().with_company(self.company_id)
-        created = 0
-        try:
-            with self.env.cr.savepoint():
-                for message in messages:
-                    try:
-                        intake = inbox.intake(
-                            message.event_type,
-                            message.payload,
-                            self.id,
-                            topic=message.topic,
-                            raw=message.payload,
-                        )
-                    except PayloadError as exc:
-                        # Refused, yet kept visible; acknowledged so that it never
-                        # blocks the topic.
-                        _event, new = events._pico_store_rejected(
-                            self,
-                            message.event_type,
-                            "mqtt",
-                            message.payload,
-                            exc,
-                            topic=message.topic,
-                        )
-                        if new:
-                            rejected.append(message.topic)
-                    else:
-                        _event, new = events._pico_store(
-                            self,
-                            intake,
-                            "mqtt",
-                            payload=message.text("replace"),
-                            topic=message.topic,
-                        )
-                    created += new
-                if created:
-                    events._pico_trigger()
-        except Exception:
-            if commit:
-                self.env.cr.rollback()
-            raise
-        if commit:
-            self.env.cr.commit()  # pylint: disable=invalid-commit
-        return created
-
-    def _pico_mqtt_record(self, stats, rejected=0, commit=False):
-        """Show what a run did on the backend: the connection status."""
-        self.ensure_one()
-        now = fields.Datetime.now()
-        today = now.date()
-        same_day = self.mqtt_count_date == today
-        vals = {
-            "mqtt_last_run_at": now,
-            "mqtt_last_run_ok": stats.ok,
-            "mqtt_count_date": today,
-            "mqtt_messages_today": stats.received
-            + (self.mqtt_messages_today if same_day else 0),
-            "mqtt_dropped_today": stats.dropped_unknown
-            + (self.mqtt_dropped_today if same_day else 0),
-            "mqtt_rejected_today": rejected
-            + (self.mqtt_rejected_today if same_day else 0),
-        }
-        if stats.connected_at:
-            vals["mqtt_last_connect_at"] = _naive_utc(stats.connected_at)
-        if stats.last_message_at:
-            vals["mqtt_last_message_at"] = _naive_utc(stats.last_message_at)
-        if not stats.ok:
-            vals.update(mqtt_last_error=stats.last_error, mqtt_last_error_at=now)
-            _logger.warning(
-                "Pico backend %s: MQTT run ended with %s: %s",
-                self.id,
-                stats.stopped_reason,
-                stats.last_error,
-            )
-        if commit:
-            # A fresh snapshot: a user may have saved the backend during the run.
-            self.env.cr.commit()  # pylint: disable=invalid-commit
-        if not self._pico_write_status(vals):
-            _logger.info(
-                "Pico backend %s edited meanwhile: run status skipped", self.id
-            )
-        if commit:
-            self.env.cr.commit()  # pylint: disable=invalid-commit
-
-    def action_mqtt_receive_now(self):
-        """Run the subscriber cron now instead of at its next call."""
-        self.ensure_one()
-        cron = self.sudo().mqtt_cron_id
-        if not (self.mqtt_enabled and cron):
-            raise UserError(self.env._("Turn MQTT on first."))
-        cron._trigger()
-        return self._notify(
-            self.env._("MQTT"),
-            self.env._("The subscriber runs as soon as a cron worker is free."),
-            "info",
-        )
-
-    def action_mqtt_test_connection(self):
-        """Connect to the broker with this backend's settings and report."""
-        self.ensure_one()
-        try:
-            settings = self._pico_mqtt_settings()
-        except UserError as exc:
-            return self._notify(
-                self.env._("MQTT connection failed"), str(exc.args[0]), "danger"
-            )
-        # A client id of its own, so as not to take over the subscriber's session;
-        # a short expiry so that the broker forgets this one at once (MQTT 5).
-        probe = dataclasses.replace(
-            settings,
-            client_id=f"{settings.client_id}-t{secrets.token_hex(2)}",
-            session_expiry=1,
-        )
-        topic = "/".join(filter(None, [settings.prefix, "odoo-connection-test"]))
-        stats = mqtt_drain.drain(
-            probe,
-            [topic],
-            lambda messages: None,
-            max_seconds=probe.connect_timeout + 1,
-            idle_seconds=0.2,
-        )
-        if not stats.ok:
-            return self._notify(
-                self.env._("MQTT connection failed"), stats.last_error, "danger"
-            )
-        return self._notify(
-            self.env._("MQTT connection works"),
-            self.env._(
-                "%(host)s:%(port)s accepted client %(client)s.",
-                host=settings.host,
-                port=settings.port,
-                client=probe.client_id,
-            ),
             "success",
         )
 

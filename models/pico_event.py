@@ -66,7 +66,7 @@ class PicoEvent(models.Model):
     # event_type -> model whose `_pico_handle_event(event)` applies it.
     _EVENT_HANDLERS = {
         inbox.PRODUCTION_VERSION: "pico.operation",
-        inbox.COMPLETION: "pico.work.order",
+        inbox.COMPLETION: "pico.completion",
         inbox.SCRAP: "pico.shopfloor",
         inbox.DOWNTIME: "pico.shopfloor",
         inbox.QUALITY: "pico.shopfloor",
@@ -198,6 +198,40 @@ class PicoEvent(models.Model):
             "error_class": type(error).__name__,
         }
         return self._pico_create_once(backend, vals)
+
+    @api.model
+    def _pico_store_message(self, backend, message, source="mqtt"):
+        """Store one broker message; return (event, created, refused).
+
+        A message that breaks its schema is refused, yet kept visible as a failed
+        event; the subscriber acknowledges it anyway, so it never blocks the topic.
+        """
+        try:
+            intake = inbox.intake(
+                message.event_type,
+                message.payload,
+                backend.id,
+                topic=message.topic,
+                raw=message.payload,
+            )
+        except PayloadError as exc:
+            event, created = self._pico_store_rejected(
+                backend,
+                message.event_type,
+                source,
+                message.payload,
+                exc,
+                topic=message.topic,
+            )
+            return event, created, True
+        event, created = self._pico_store(
+            backend,
+            intake,
+            source,
+            payload=message.text("replace"),
+            topic=message.topic,
+        )
+        return event, created, False
 
     @api.model
     def _pico_create_once(self, backend, vals):

@@ -7,9 +7,7 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 from ..core import completion as completion_core
-from ..core import inbox, outbox
-from ..core.errors import PayloadError
-from ..core.payloads import parse_completion
+from ..core import outbox
 
 QUEUED = "queued"
 SENT = "sent"
@@ -309,98 +307,6 @@ class PicoWorkOrder(models.Model):
             reserved_serial=self.reserved_serial or None,
         )
 
-    @api.model
-    def _pico_event_units(self, event):
-        """Units a completion event refers to; empty when unknown or unreadable."""
-        data = event.data if isinstance(event.data, dict) else {}
-        external_order_id = data.get("externalOrderId")
-        index = data.get("orderIndex")
-        if not external_order_id:
-            return self.browse()
-        return self._pico_find_units(
-            event.backend_id,
-            str(external_order_id),
-            index if isinstance(index, int) and not isinstance(index, bool) else 0,
-        )
-
-    @api.model
-    def _pico_event_production(self, event):
-        """The manufacturing order an event is about, for its chatter and filters."""
-        return self._pico_event_units(event).production_id[:1]
-
-    @api.model
-    def _pico_handle_event(self, event):
-        """Apply one completion event (the inbox processor calls it)."""
-        completion = parse_completion(event.data or {})
-        units = self._pico_find_units(
-            event.backend_id, completion.external_order_id, completion.order_index or 0
-        )
-        decision = completion_core.decide(
-            completion, [unit._pico_as_core() for unit in units]
-        )
-        if decision.kind == completion_core.HOLD:
-            raise inbox.EventHeld(
-                self.env._(
-                    "Odoo knows no Pico work order %(order)s/%(index)s yet.",
-                    order=completion.external_order_id,
-                    index=completion.order_index or 0,
-                )
-            )
-        unit = units.browse(decision.unit.key)
-        if decision.kind == completion_core.CHILD:
-            return unit._pico_apply_child(completion)
-        if decision.kind == completion_core.ALREADY_DONE:
-            return self.env._(
-                "Unit %s was already completed: this completion has no effect.",
-                unit.display_name,
-            )
-        if decision.kind == completion_core.REFUSED:
-            raise UserError(
-                completion_core.CompletionError(
-                    "unit_cancelled", unit=unit.display_name
-                ).render(self.env._)
-            )
-        return unit._pico_apply_completion(completion, event)
-
-    def _pico_apply_child(self, completion):
-        """Record the completion of a process Pico spawned for this unit."""
-        self.ensure_one()
-        self.env["pico.operator"]._pico_get(self.backend_id, completion.operator)
-        timing = completion_core.timing(completion)
-        self._pico_mark_progress(started_at=_naive(timing.start or timing.end))
-        message = self.env._(
-            "Pico completed %(operation)s for unit %(unit)s (station: %(station)s, "
-            "operator: %(operator)s, %(minutes)s min). Nothing is produced until the "
-            "unit itself is completed.",
-            operation=completion.operation_name or completion.operation_id or "?",
-            unit=self.display_name,
-            station=completion.station or "-",
-            operator=completion.operator or "-",
-            minutes=round(timing.minutes or 0.0, 2),
-        )
-        if self.production_id:
-            self.production_id.message_post(body=message)
-        return message
-
-    def _pico_apply_completion(self, completion, event):
-        """Apply the completion of this unit's ordered operation."""
-        self.ensure_one()
-        operator = self.env["pico.operator"]._pico_get(
-            self.backend_id, completion.operator
-        )
-        if self.production_id:
-            return self.production_id._pico_apply_completion(
-                self, completion, event, operator
-            )
-        timing = completion_core.timing(completion)
-        self._pico_record_completion(
-            completion, event, operator, timing, completion.produced_serial
-        )
-        return self.env._(
-            "Unit %s has no manufacturing order: marked done, nothing produced.",
-            self.display_name,
-        )
-
     def _pico_record_completion(
         self, completion, event, operator, timing, serial, lot=None
     ):
@@ -423,34 +329,6 @@ class PicoWorkOrder(models.Model):
                 "completion_event_id": event.id,
             }
         )
-
-    def _pico_child_completions(self):
-        """Completions of this unit's child processes already recorded, by operation."""
-        self.ensure_one()
-        events = (
-            self.env["pico.event"]
-            .sudo()
-            .search(
-                [
-                    ("backend_id", "=", self.backend_id.id),
-                    ("event_type", "=", inbox.COMPLETION),
-                    ("external_order_id", "=", self.external_order_id),
-                    ("order_index", "=", self.order_index),
-                    ("state", "=", inbox.DONE),
-                ],
-                order="mes_time, id",
-            )
-        )
-        children = {}
-        for event in events:
-            try:
-                completion = parse_completion(event.data or {})
-            except PayloadError:
-                continue
-            if completion.wip or completion.operation_id != self.operation_pico_id:
-                # The latest completion of a process stands (a rework replaces it).
-                children[completion.operation_id] = completion
-        return list(children.values())
 
     # --- Buttons -----------------------------------------------------------------
     def action_cancel_in_pico(self):

@@ -524,7 +524,9 @@ class TestMqttSubscriber(PicoHttpCase):
                 "_pico_store",
                 side_effect=RuntimeError("database is gone"),
             ),
-            self.assertLogs("odoo.addons.mrp_pico_mes.models.pico_backend", "WARNING"),
+            self.assertLogs(
+                "odoo.addons.mrp_pico_mes.models.pico_backend_mqtt", "WARNING"
+            ),
         ):
             failed = self.drain(expect=1)
         self.assertEqual(failed.stopped_reason, STOP_HANDLER_ERROR)
