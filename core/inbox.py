@@ -31,6 +31,8 @@ MAX_INDEX = 2**31 - 1
 MAX_REFERENCE = 255
 # States a user may send back to processing (Retry / Replay).
 REPLAYABLE = (FAILED, DEAD, HELD)
+# Rows the processor may pick when their next_attempt_at has come.
+DUE_STATES = (RECEIVED, HELD)
 
 COMPLETION = "completion"
 PRODUCTION_VERSION = "production_version"
@@ -152,3 +154,10 @@ def after_hold(attempts, max_attempts, now, base=10, cap=3600, rand=None):
     if rand is not None:
         kwargs["rand"] = rand
     return HELD, now + timedelta(seconds=retry_delay(attempts, **kwargs))
+
+
+def retry(state):
+    """Values written when a user sends the event back to processing (Replay)."""
+    if state not in REPLAYABLE:
+        raise ValueError(f"an event in state {state!r} cannot be replayed")
+    return {"state": RECEIVED, "attempts": 0, "next_attempt_at": None}

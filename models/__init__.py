@@ -1,4 +1,4 @@
-from . import pico_failure_mixin
+from . import pico_queue
 from . import pico_code_mixin
 from . import pico_backend
 from . import pico_backend_mqtt

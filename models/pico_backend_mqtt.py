@@ -6,9 +6,9 @@ from datetime import timezone
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
-from odoo.modules import module as odoo_module
 
 from ..core import mqtt_drain
+from .pico_queue import commit_default
 
 # The subscriber cron runs every minute; a session must outlast the pause between
 # two runs, with room for a late cron worker.
@@ -279,7 +279,7 @@ class PicoBackend(models.Model):
         """
         self.ensure_one()
         if commit is None:
-            commit = not odoo_module.current_test
+            commit = commit_default()
         backend = self.sudo()
         rejected = []
         try:

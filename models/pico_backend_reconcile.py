@@ -5,10 +5,10 @@ import logging
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
-from odoo.modules import module as odoo_module
 
 from ..core import inbox
 from ..core.errors import PayloadError, PicoError
+from .pico_queue import commit_default
 
 _logger = logging.getLogger(__name__)
 
@@ -21,7 +21,7 @@ class PicoBackend(models.Model):
     @api.model
     def _cron_reconcile(self):
         """Scheduled catch-up: each active backend stores the completions it missed."""
-        commit = not odoo_module.current_test
+        commit = commit_default()
         backends = self.search([])
         for done, backend in enumerate(backends, 1):
             try:

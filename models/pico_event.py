@@ -3,10 +3,8 @@
 import logging
 import threading
 import time
-import traceback
 from datetime import timedelta
 
-import psycopg2
 from psycopg2 import errors as pg_errors
 
 from odoo import SUPERUSER_ID, api, fields, models
@@ -15,21 +13,17 @@ from odoo.modules import module as odoo_module
 from odoo.modules.registry import Registry
 from odoo.tools import SQL, config
 
-from ..core import inbox, keys, outbox
-from ..core.claim import claim_one
+from ..core import inbox, keys
 from ..core.errors import PayloadError
 
 _logger = logging.getLogger(__name__)
 # How much of a refused message is kept to show (its key covers all of it).
 REFUSED_PAYLOAD_LIMIT = 64 * 1024
 
-TRACEBACK_LIMIT = 20000
 # Seconds one processor cron run may take (well under Odoo's limit_time_real).
 CRON_RUN_SECONDS = 40
 # Seconds after a registry load at which a backlog wakes the crons (see below).
 BACKLOG_WAKE_DELAYS = (2.0, 10.0)
-# Prefix of this module's advisory lock names (hashed to PostgreSQL's bigint keys).
-LOCK_NAMESPACE = "mrp_pico_mes:"
 # Errors of a transaction that lost a race with another worker: retried, not failed.
 TRANSIENT_DB_ERRORS = (
     pg_errors.SerializationFailure,
@@ -58,10 +52,15 @@ class PicoEvent(models.Model):
 
     _name = "pico.event"
     _description = "Pico MES Event"
-    _inherit = ["mail.thread", "mail.activity.mixin", "pico.failure.mixin"]
+    _inherit = ["pico.queue"]
     _order = "received_at desc, id desc"
-    # Users only read events, yet may comment on them and get activities.
-    _mail_post_access = "read"
+    _pico_cron_xmlid = "mrp_pico_mes.ir_cron_pico_event_process"
+    # Held events and lost races wait for their next attempt.
+    _pico_wait_states = inbox.DUE_STATES
+    _pico_error_states = (inbox.FAILED, inbox.DEAD)
+    # Work on one order is serialised by advisory locks; the event is read again
+    # in a fresh transaction once they are taken.
+    _pico_restart_after_lock = True
 
     # event_type -> model whose `_pico_handle_event(event)` applies it.
     _EVENT_HANDLERS = {
@@ -73,12 +72,6 @@ class PicoEvent(models.Model):
         inbox.CONSUMPTION: "pico.shopfloor",
     }
 
-    backend_id = fields.Many2one(
-        "pico.backend", required=True, readonly=True, index=True, ondelete="cascade"
-    )
-    company_id = fields.Many2one(
-        related="backend_id.company_id", store=True, index=True, readonly=True
-    )
     event_type = fields.Selection(inbox.EVENT_TYPES, required=True, readonly=True)
     source = fields.Selection(
         [
@@ -96,9 +89,6 @@ class PicoEvent(models.Model):
     data = fields.Json(readonly=True, help="The event object, unwrapped.")
     external_order_id = fields.Char(readonly=True, index=True)
     order_index = fields.Integer(readonly=True)
-    production_id = fields.Many2one(
-        "mrp.production", readonly=True, index="btree_not_null"
-    )
     mes_time = fields.Datetime(
         string="MES Time",
         readonly=True,
@@ -118,13 +108,7 @@ class PicoEvent(models.Model):
         readonly=True,
         index=True,
     )
-    attempts = fields.Integer(readonly=True)
-    next_attempt_at = fields.Datetime(readonly=True, index=True)
     result = fields.Text(readonly=True)
-    error = fields.Text(readonly=True)
-    error_class = fields.Char(readonly=True)
-    traceback = fields.Text(readonly=True)
-    retryable = fields.Boolean(compute="_compute_retryable")
 
     _backend_key_uniq = models.Constraint(
         "UNIQUE(backend_id, idempotency_key)",
@@ -320,13 +304,6 @@ class PicoEvent(models.Model):
         )
 
     @api.model
-    def _pico_trigger(self, at=None):
-        """Ask the processor cron to run as soon as possible (or at `at`)."""
-        cron = self.env.ref("mrp_pico_mes.ir_cron_pico_event_process", False)
-        if cron:
-            cron.sudo()._trigger(at)
-
-    @api.model
     def _pico_wake_held(self, backend, external_order_ids):
         """Retry held events of orders that just became known, without waiting."""
         held = self.search(
@@ -369,27 +346,15 @@ class PicoEvent(models.Model):
 
     @api.model
     def _pico_take_up_backlog(self):
-        """Trigger the processor and the sender if work is due; return what was."""
-        self.env.cr.execute(
-            SQL(
-                "SELECT EXISTS(SELECT 1 FROM pico_event WHERE %s)",
-                SQL(self._pico_due_domain_sql(), (inbox.RECEIVED, inbox.HELD)),
-            )
-        )
-        due = {"events": self.env.cr.fetchone()[0]}
-        if due["events"]:
-            self._pico_trigger()
-        exchanges = self.env["pico.exchange"]
-        self.env.cr.execute(
-            "SELECT EXISTS(SELECT 1 FROM pico_exchange WHERE state IN %s)",
-            [tuple(outbox.DUE_STATES) + (outbox.SENDING,)],
-        )
-        due["exchanges"] = self.env.cr.fetchone()[0]
-        if due["exchanges"]:
-            exchanges._pico_trigger()
+        """Trigger the processor and the sender if work waits; return what did."""
+        due = {}
+        for name, model in (("events", self), ("exchanges", self.env["pico.exchange"])):
+            due[name] = model._pico_has_backlog()
+            if due[name]:
+                model._pico_trigger()
         return due
 
-    # --- Processor -------------------------------------------------------------
+    # --- Processor (the queue's run loop, pico_queue.py) -------------------------
     @api.model
     def _cron_process_events(self, limit=500, seconds=CRON_RUN_SECONDS):
         """Cron entry point: apply due events, committing after each one.
@@ -399,104 +364,120 @@ class PicoEvent(models.Model):
         longer than limit_time_real (120 s by default), and a backlog applied at
         a few seconds per event on a loaded server would get there.
         """
-        return self._process_events(limit=limit, deadline=time.monotonic() + seconds)
+        return self._pico_run(limit=limit, deadline=time.monotonic() + seconds)
 
     @api.model
     def _process_events(self, ids=None, limit=None, commit=None, deadline=None):
-        """Apply due events (all, or among `ids`); return how many were processed.
-
-        Each event is claimed with FOR NO KEY UPDATE SKIP LOCKED, so several workers
-        never apply one event twice. Work on one order (and on the stock of its
-        products, or one work center's stops) is serialised among workers and
-        nodes by advisory locks taken before the work: an event whose order another
-        worker is applying is left to that worker, and this one moves on. `commit`
-        defaults to True except under tests.
-        """
-        if commit is None:
-            commit = not odoo_module.current_test
-        processed = 0
-        busy = set()
-        while limit is None or processed < limit:
-            if deadline is not None and time.monotonic() > deadline:
-                # Out of time for this run: the next one takes the rest at once.
-                self._pico_trigger()
-                if commit:
-                    self.env.cr.commit()  # pylint: disable=invalid-commit
-                break
-            event = self._pico_claim_next(ids, commit, exclude=busy)
-            if not event:
-                break
-            keys = event._pico_lock_keys()
-            if not self._pico_try_locks(keys, session=commit):
-                # Another worker applies this order now; it takes this event next.
-                busy.add(event.id)
-                if commit:
-                    self.env.cr.commit()  # pylint: disable=invalid-commit
-                continue
-            try:
-                if commit and keys:
-                    # Start afresh now that the order is ours: a snapshot taken
-                    # before the other worker committed would make every row it
-                    # changed a serialization failure (an ERROR in Odoo's log).
-                    self.env.cr.commit()  # pylint: disable=invalid-commit
-                    self.env.invalidate_all()
-                    event = self._pico_claim_next(event.ids, commit)
-                    if not event:
-                        continue
-                event._pico_process_one()
-                processed += 1
-                if commit:
-                    self.env.cr.commit()  # pylint: disable=invalid-commit
-            finally:
-                if commit and keys:
-                    self._pico_unlock(keys)
-        if busy:
-            # In case the worker holding those orders stops before taking them.
-            self._pico_trigger(fields.Datetime.now() + timedelta(seconds=2))
-            if commit:
-                self.env.cr.commit()  # pylint: disable=invalid-commit
-        return processed
-
-    def _pico_due_domain_sql(self):
-        # clock_timestamp(), not now(): now() is frozen at the transaction's start,
-        # and a long run (or a test) must see rows come due while it goes on.
-        return (
-            "state IN %s AND (next_attempt_at IS NULL "
-            "OR next_attempt_at <= (clock_timestamp() AT TIME ZONE 'UTC'))"
-        )
+        """Apply due events (all, or among `ids`); return how many were processed."""
+        return self._pico_run(ids=ids, limit=limit, commit=commit, deadline=deadline)
 
     @api.model
-    def _pico_claim_next(self, ids, commit, exclude=()):
-        self.env.flush_all()
-        query = f"""
-            SELECT id FROM pico_event
-             WHERE {self._pico_due_domain_sql()}
-               {"AND id IN %s" if ids else ""}
-               {"AND id NOT IN %s" if exclude else ""}
-          ORDER BY COALESCE(mes_time, received_at), id
-             LIMIT 1
-               FOR NO KEY UPDATE SKIP LOCKED
-        """
-        params = [(inbox.RECEIVED, inbox.HELD)]
-        if ids:
-            params.append(tuple(ids))
-        if exclude:
-            params.append(tuple(exclude))
-        event = self.browse(claim_one(self.env.cr, query, params, commit))
-        # The locked row as the database has it, not as an earlier loop left it.
-        event.invalidate_recordset()
-        return event
+    def _pico_due_states(self):
+        return inbox.DUE_STATES
+
+    @api.model
+    def _pico_claim_order(self):
+        # In the order of the shop floor's clock: a unit's child processes before
+        # the unit, a scrap after the build it scraps.
+        return "COALESCE(q.mes_time, q.received_at), q.id"
+
+    def _pico_handler(self):
+        """The model whose `_pico_handle_event(event)` applies this event, or None."""
+        handler = self._EVENT_HANDLERS.get(self.event_type)
+        return self.env.get(handler)
+
+    def _prepare_attempt_vals(self):
+        vals = {"attempts": self.attempts + 1}
+        production = self._pico_locate_production()
+        if production and production != self.production_id:
+            # Outside the handler's savepoint: a failure still shows on the order.
+            vals["production_id"] = production.id
+        return vals
+
+    def _pico_work(self, resources, attempt):
+        """Dispatch the event to the handler of its type, in a savepoint."""
+        handler = self._pico_handler()
+        if handler is None:
+            raise UserError(self.env._("No processor for %s events.", self.event_type))
+        production = (
+            self.env["mrp.production"].browse(attempt.get("production_id"))
+            or self.production_id
+        )
+        with self.env.cr.savepoint():
+            if production:
+                # A planner's change committed after this transaction began is a
+                # serialization failure here, before any work, instead of a failed
+                # UPDATE that Odoo would log as an ERROR.
+                production._pico_lock_rows()
+            return handler.with_company(self.backend_id.company_id)._pico_handle_event(
+                self
+            )
+
+    def _prepare_success_vals(self, result):
+        return {
+            "state": inbox.DONE,
+            "next_attempt_at": False,
+            "processed_at": self._pico_now(),
+            "result": result if isinstance(result, str) else False,
+            "error": False,
+            "error_class": False,
+            "traceback": False,
+        }
+
+    def _prepare_failure_vals(self, error):
+        backend = self.backend_id
+        attempts = self.attempts + 1
+        now = self._pico_now()
+        if isinstance(error, inbox.EventHeld):
+            state, next_at = inbox.after_hold(
+                attempts,
+                backend.max_attempts or 1,
+                now,
+                base=backend.retry_base_delay or 10,
+                cap=backend.retry_max_delay or 3600,
+            )
+            return {
+                "state": state,
+                "next_attempt_at": next_at,
+                "error": str(error),
+                "error_class": "held",
+            }
+        if isinstance(error, TRANSIENT_DB_ERRORS):
+            # Another worker changed the same order or stock at the same time:
+            # nothing was applied (savepoint), so simply try again shortly.
+            _logger.info("Pico event %s met a concurrent update: %s", self.id, error)
+            return {
+                "state": inbox.DEAD
+                if attempts >= (backend.max_attempts or 1) * 3
+                else self.state,
+                "next_attempt_at": now + timedelta(seconds=min(2**attempts, 60)),
+                "error": self.env._("Concurrent update, retried: %s", error),
+                "error_class": type(error).__name__,
+            }
+        if isinstance(error, (UserError, ValidationError, PayloadError)):
+            # A refusal that explains itself: no traceback.
+            return {
+                "state": inbox.FAILED,
+                "next_attempt_at": False,
+                "error": str(error.args[0] if error.args else error),
+                "error_class": type(error).__name__,
+                "traceback": False,
+            }
+        _logger.warning("Pico event %s failed: %s", self.id, error)
+        return {
+            "state": inbox.FAILED,
+            "next_attempt_at": False,
+            "error": str(error) or type(error).__name__,
+            "error_class": type(error).__name__,
+            "traceback": self._pico_traceback(),
+        }
 
     # --- Serialising work per order ----------------------------------------------
     def _pico_locate_production(self):
         """The MO this event is about, found without applying it (or empty)."""
         self.ensure_one()
-        handler = self._EVENT_HANDLERS.get(self.event_type)
-        locate = (
-            getattr(self.env[handler], "_pico_event_production", None)
-            if handler in self.env
-            else None
-        )
+        handler = self._pico_handler()
+        locate = getattr(handler, "_pico_event_production", None)
         production = locate(self) if locate else None
         return production or self.production_id
 
@@ -522,145 +503,6 @@ class PicoEvent(models.Model):
             keys.add(f"workcenter:{backend}:{data['workcenterCode']}")
         return sorted(keys)
 
-    @api.model
-    def _pico_try_locks(self, keys, session=True):
-        """Take every advisory lock of `keys` without waiting; True if all were.
-
-        Session locks (kept across the commits of one event's work, released by
-        `_pico_unlock` or when the connection ends, e.g. a killed node) or, when
-        the caller does not commit, transaction locks.
-        """
-        if not keys:
-            return True
-        function = "pg_try_advisory_lock" if session else "pg_try_advisory_xact_lock"
-        self.env.cr.execute(
-            SQL(
-                "SELECT key, %s(hashtextextended(key, 0)) "
-                "FROM unnest(%s::text[]) AS key",
-                SQL(function),
-                [f"{LOCK_NAMESPACE}{key}" for key in keys],
-            )
-        )
-        rows = self.env.cr.fetchall()
-        if all(taken for _key, taken in rows):
-            return True
-        if session:
-            self._pico_unlock(
-                [key[len(LOCK_NAMESPACE) :] for key, taken in rows if taken]
-            )
-        return False
-
-    @api.model
-    def _pico_unlock(self, keys):
-        """Release session advisory locks taken by `_pico_try_locks`.
-
-        Never leaves one behind on a pooled connection: in a failed transaction
-        (an exception on its way up, which rolls back anyway) it rolls back first.
-        """
-        if not keys:
-            return
-        query = SQL(
-            "SELECT pg_advisory_unlock(hashtextextended(key, 0)) "
-            "FROM unnest(%s::text[]) AS key",
-            [f"{LOCK_NAMESPACE}{key}" for key in keys],
-        )
-        cr = self.env.cr
-        for attempt in range(2):
-            try:
-                cr.execute(query, log_exceptions=False)
-                return
-            except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
-                # The connection is gone, and its locks with it.
-                _logger.info("Pico locks not released: %s", exc)
-                return
-            except psycopg2.Error:
-                if attempt:
-                    raise
-                cr.rollback()
-
-    def _pico_process_one(self):
-        """Apply one claimed event and record the outcome in a single write."""
-        self.ensure_one()
-        backend = self.backend_id
-        attempts = self.attempts + 1
-        vals = {"attempts": attempts}
-        handler = self._EVENT_HANDLERS.get(self.event_type)
-        production = self._pico_locate_production()
-        if production and production != self.production_id:
-            # Outside the handler's savepoint: a failure still shows on the order.
-            vals["production_id"] = production.id
-        try:
-            if not handler or handler not in self.env:
-                raise UserError(
-                    self.env._("No processor for %s events.", self.event_type)
-                )
-            with self.env.cr.savepoint():
-                if production:
-                    # A planner's change committed after this transaction began
-                    # is a serialization failure here, before any work, instead
-                    # of a failed UPDATE that Odoo would log as an ERROR.
-                    production._pico_lock_rows()
-                result = (
-                    self.env[handler]
-                    .with_company(backend.company_id)
-                    ._pico_handle_event(self)
-                )
-        except inbox.EventHeld as exc:
-            state, next_at = inbox.after_hold(
-                attempts,
-                backend.max_attempts or 1,
-                fields.Datetime.now(),
-                base=backend.retry_base_delay or 10,
-                cap=backend.retry_max_delay or 3600,
-            )
-            vals.update(
-                state=state, next_attempt_at=next_at, error=str(exc), error_class="held"
-            )
-        except TRANSIENT_DB_ERRORS as exc:
-            # Another worker changed the same order or stock at the same time:
-            # nothing was applied (savepoint), so simply try again shortly.
-            _logger.info("Pico event %s met a concurrent update: %s", self.id, exc)
-            next_at = fields.Datetime.now() + timedelta(seconds=min(2**attempts, 60))
-            vals.update(
-                state=inbox.DEAD
-                if attempts >= (backend.max_attempts or 1) * 3
-                else self.state,
-                next_attempt_at=next_at,
-                error=self.env._("Concurrent update, retried: %s", exc),
-                error_class=type(exc).__name__,
-            )
-            self._pico_trigger(next_at)
-        except (UserError, ValidationError, PayloadError) as exc:
-            vals.update(
-                state=inbox.FAILED,
-                next_attempt_at=False,
-                error=str(exc.args[0] if exc.args else exc),
-                error_class=type(exc).__name__,
-                traceback=False,
-            )
-        except Exception as exc:  # noqa: BLE001 - anything else must be kept visibly
-            _logger.warning("Pico event %s failed: %s", self.id, exc)
-            vals.update(
-                state=inbox.FAILED,
-                next_attempt_at=False,
-                error=str(exc) or type(exc).__name__,
-                error_class=type(exc).__name__,
-                traceback=traceback.format_exc()[-TRACEBACK_LIMIT:],
-            )
-        else:
-            vals.update(
-                state=inbox.DONE,
-                next_attempt_at=False,
-                processed_at=fields.Datetime.now(),
-                result=result if isinstance(result, str) else False,
-                error=False,
-                error_class=False,
-                traceback=False,
-            )
-        self.write(vals)
-        if self.state in (inbox.FAILED, inbox.DEAD):
-            self._pico_notify_failure()
-
     def _pico_failure_texts(self):
         self.ensure_one()
         body = self.env._(
@@ -671,31 +513,8 @@ class PicoEvent(models.Model):
         return body, self.env._("Pico event failed")
 
     # --- Buttons ---------------------------------------------------------------
-    def action_retry(self):
-        """Send failed, held or dead events back to the processor."""
-        events = self.filtered("retryable")
-        if not events:
-            raise UserError(
-                self.env._("Only failed, held or dead events can be retried.")
-            )
-        events.sudo().write(
-            {
-                "state": inbox.RECEIVED,
-                "attempts": 0,
-                "next_attempt_at": False,
-            }
-        )
-        for event in events:
-            event.message_post(body=self.env._("Sent back to processing."))
-        self._pico_trigger()
-        return True
+    def _prepare_retry_vals(self):
+        return inbox.retry(self.state)
 
-    def action_open_production(self):
-        self.check_access("read")
-        self.ensure_one()
-        return {
-            "type": "ir.actions.act_window",
-            "res_model": "mrp.production",
-            "res_id": self.production_id.id,
-            "view_mode": "form",
-        }
+    def _pico_retry_refusal(self):
+        return self.env._("Only failed, held or dead events can be retried.")
