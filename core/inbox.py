@@ -1,9 +1,16 @@
-"""Inbox rules shared by every door (webhook, MQTT, polling): intake and retry states.
+"""Inbox rules shared by every door (webhook, MQTT, polling): intake and states.
 
 A door turns what it received into an `Intake` (validated object, idempotency key,
 the order it refers to, the MES timestamp) and stores it; processors later apply it.
 The state machine of a stored event lives here too, so the Odoo model only loads a
-row, asks for the next state and writes it.
+row, asks for the values of an outcome and writes them.
+
+    received ──applied──► done
+       │ ├─ order not known yet, tries left ──► held ──(due again)──► done | held
+       │ ├─ order not known yet, tries spent ─► dead
+       │ ├─ lost a race with another worker ──► (same state, shortly again)
+       │ └─ refused by its handler ────────────► failed
+       └──── Retry / Replay (failed, dead, held) ◄──
 """
 
 from dataclasses import dataclass
@@ -11,8 +18,9 @@ from datetime import datetime, timedelta
 
 from . import keys, schemas
 from .backoff import retry_delay
+from .clock import parse_odoo_datetime
 from .errors import PayloadError
-from .payloads import parse_time, unwrap
+from .payloads import unwrap
 
 RECEIVED = "received"
 HELD = "held"
@@ -33,6 +41,19 @@ MAX_REFERENCE = 255
 REPLAYABLE = (FAILED, DEAD, HELD)
 # Rows the processor may pick when their next_attempt_at has come.
 DUE_STATES = (RECEIVED, HELD)
+ERROR_STATES = (FAILED, DEAD)
+
+TRANSITIONS = {
+    RECEIVED: {DONE, HELD, DEAD, FAILED, RECEIVED},
+    HELD: {DONE, HELD, DEAD, FAILED, RECEIVED},
+    FAILED: {RECEIVED},
+    DEAD: {RECEIVED},
+    DONE: set(),
+}
+# A race lost this many times the backend's tries is given up (dead letter).
+RACE_TRIES_FACTOR = 3
+# Longest wait before an event that lost a race is tried again (seconds).
+RACE_MAX_DELAY = 60
 
 COMPLETION = "completion"
 PRODUCTION_VERSION = "production_version"
@@ -73,6 +94,16 @@ MES_TIME_FIELD = {
 }
 
 
+class InvalidTransition(ValueError):
+    """A state change the inbox does not allow."""
+
+
+def check_transition(old, new):
+    """Raise InvalidTransition unless the inbox allows old -> new."""
+    if new not in TRANSITIONS.get(old, ()):
+        raise InvalidTransition(f"an event cannot go from {old!r} to {new!r}")
+
+
 class EventHeld(Exception):
     """The event refers to something Odoo does not know yet: try it again later."""
 
@@ -95,7 +126,7 @@ def _mes_time(event_type, data):
     if value is None:
         return None
     # Stored naive UTC, as Odoo stores datetimes.
-    return parse_time(value, field).replace(tzinfo=None)
+    return parse_odoo_datetime(value, field)
 
 
 def intake(event_type, body, backend_ref, topic=None, raw=None):
@@ -156,8 +187,64 @@ def after_hold(attempts, max_attempts, now, base=10, cap=3600, rand=None):
     return HELD, now + timedelta(seconds=retry_delay(attempts, **kwargs))
 
 
+def succeed(state, now, result=None):
+    """Values written when the handler applied the event."""
+    check_transition(state, DONE)
+    return {
+        "state": DONE,
+        "next_attempt_at": None,
+        "processed_at": now,
+        "result": result if isinstance(result, str) else None,
+        "error": None,
+        "error_class": None,
+        "traceback": None,
+    }
+
+
+def hold(state, attempts, max_attempts, now, message, base=10, cap=3600, rand=None):
+    """Values written when the event's order is not known yet (attempt `attempts`)."""
+    new_state, next_at = after_hold(attempts, max_attempts, now, base, cap, rand)
+    check_transition(state, new_state)
+    return {
+        "state": new_state,
+        "next_attempt_at": next_at,
+        "error": message,
+        "error_class": "held",
+    }
+
+
+def lost_race(state, attempts, max_attempts, now, message, error_class):
+    """Values written when another worker changed the same records meanwhile.
+
+    Nothing was applied (the handler ran in a savepoint), so the event is simply
+    tried again shortly, in the state it had; a race lost again and again ends as
+    a dead letter.
+    """
+    new_state = DEAD if attempts >= max_attempts * RACE_TRIES_FACTOR else state
+    check_transition(state, new_state)
+    return {
+        "state": new_state,
+        "next_attempt_at": now + timedelta(seconds=min(2**attempts, RACE_MAX_DELAY)),
+        "error": message,
+        "error_class": error_class,
+    }
+
+
+def fail(state, message, error_class, traceback=None):
+    """Values written when the handler refused the event: a person must look."""
+    check_transition(state, FAILED)
+    return {
+        "state": FAILED,
+        "next_attempt_at": None,
+        "error": message,
+        "error_class": error_class,
+        "traceback": traceback,
+    }
+
+
 def retry(state):
     """Values written when a user sends the event back to processing (Replay)."""
     if state not in REPLAYABLE:
-        raise ValueError(f"an event in state {state!r} cannot be replayed")
+        raise InvalidTransition(f"an event in state {state!r} cannot be replayed")
+    check_transition(state, RECEIVED)
     return {"state": RECEIVED, "attempts": 0, "next_attempt_at": None}

@@ -85,11 +85,6 @@ def check_transition(old, new):
         raise InvalidTransition(f"an exchange cannot go from {old!r} to {new!r}")
 
 
-def is_due(state, next_attempt_at, now):
-    """Whether the sender may send this row now."""
-    return state in DUE_STATES and (next_attempt_at is None or next_attempt_at <= now)
-
-
 def claim(state, attempts, now):
     """Values written when a sender takes a due row: one more attempt begins."""
     check_transition(state, SENDING)

@@ -3,7 +3,7 @@
 from markupsafe import Markup
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import ValidationError
 
 from ..core import mapping
 
@@ -232,31 +232,6 @@ class MrpBom(models.Model):
         field = self._fields["pico_mapping_state"]
         self.env.add_to_compute(field, self)
         self._recompute_recordset(["pico_mapping_state"])
-
-    def _pico_check_before_release(self):
-        """Check the mapping before manufacturing orders of these BOMs go to Pico.
-
-        BOMs without a Pico backend are not for Pico and pass. With the backend's
-        policy "refuse" a problem raises a UserError listing every problem; with
-        "warn" the problems are returned and the caller must not send the order.
-        Returns the list of problem messages (empty: release).
-        """
-        problems = []
-        for bom in self.filtered("pico_backend_id"):
-            bom_problems = bom._pico_mapping_problems()
-            if not bom_problems:
-                continue
-            if bom.pico_backend_id.invalid_mapping_policy == "refuse":
-                raise UserError(
-                    self.env._(
-                        "The Pico mapping of %(bom)s has problems; fix them on its "
-                        "Pico tab first:\n%(problems)s",
-                        bom=bom.display_name,
-                        problems="\n".join(f"- {p}" for p in bom_problems),
-                    )
-                )
-            problems.extend(bom_problems)
-        return problems
 
     def _pico_notify_attention(self, operation, summary):
         """Post the change and give the responsible planner an activity."""

@@ -5,25 +5,13 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
-from .pico_work_order import (
-    CANCELLED,
-    DONE,
-    ERROR,
-    PROGRESS,
-    QUEUED,
-    SENT,
-    STATES,
-    UNSTARTED_STATES,
-)
+from ..core import units as unit_rules
+from ..core.units import RELEASABLE_MO_STATES, STATES, UNSTARTED_STATES
 
-# MO states in which Pico may hold units for the order.
-RELEASABLE_STATES = ("confirmed", "progress", "to_close")
 # Context key: the caller keeps the Pico units in line itself (splits).
 SKIP_QTY_SYNC = "pico_skip_qty_sync"
 # Context key: the completion processor closes the order; no planner checks.
 PICO_COMPLETION = "pico_completion"
-# Units Pico may be building: a planner's close waits for them ("wait" policy).
-BUILDING_STATES = (QUEUED, SENT, PROGRESS)
 
 
 class MrpProduction(models.Model):
@@ -69,29 +57,15 @@ class MrpProduction(models.Model):
     @api.depends("pico_work_order_ids.state")
     def _compute_pico_state(self):
         for production in self:
-            states = set(production.pico_work_order_ids.mapped("state"))
-            active = states - {CANCELLED}
-            if not states:
-                summary = False
-            elif ERROR in states:
-                summary = ERROR
-            elif not active:
-                summary = CANCELLED
-            elif active == {DONE}:
-                summary = DONE
-            elif PROGRESS in active or DONE in active:
-                summary = PROGRESS
-            elif QUEUED in active:
-                summary = QUEUED
-            else:
-                summary = SENT
-            production.pico_state = summary
+            production.pico_state = unit_rules.summary(
+                production.pico_work_order_ids.mapped("state")
+            )
 
     @api.depends("state", "bom_id", "pico_work_order_ids.state")
     def _compute_pico_can_send(self):
         for production in self:
             production.pico_can_send = bool(
-                production.state in RELEASABLE_STATES
+                production.state in RELEASABLE_MO_STATES
                 and production._pico_backend()
                 and not production.pico_parent_production_id
                 and not production._pico_units()
@@ -155,7 +129,9 @@ class MrpProduction(models.Model):
         res = super().write(vals)
         if "product_qty" in vals and not self.env.context.get(SKIP_QTY_SYNC):
             self.filtered(
-                lambda p: p.state in RELEASABLE_STATES and p.sudo().pico_work_order_ids
+                lambda p: (
+                    p.state in RELEASABLE_MO_STATES and p.sudo().pico_work_order_ids
+                )
             )._pico_sync_units()
         return res
 
@@ -196,7 +172,7 @@ class MrpProduction(models.Model):
         """Send to Pico now (the release trigger 'Send to Pico' button)."""
         self.check_access("write")
         for production in self:
-            if production.state not in RELEASABLE_STATES:
+            if production.state not in RELEASABLE_MO_STATES:
                 raise UserError(
                     self.env._(
                         "%s must be confirmed and not finished to be sent to Pico.",

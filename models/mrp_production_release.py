@@ -6,8 +6,14 @@ from odoo import models
 from odoo.exceptions import UserError
 
 from ..core import keys
-from .mrp_production import BUILDING_STATES, RELEASABLE_STATES
-from .pico_work_order import DONE, LIVE_STATES, PROGRESS, UNSTARTED_STATES
+from ..core.units import (
+    BUILDING_STATES,
+    DONE,
+    LIVE_STATES,
+    PROGRESS,
+    RELEASABLE_MO_STATES,
+    UNSTARTED_STATES,
+)
 
 
 class MrpProduction(models.Model):
@@ -25,10 +31,7 @@ class MrpProduction(models.Model):
         """The Pico backend this order's BOM is meant for (empty: not for Pico)."""
         self.ensure_one()
         bom = self.bom_id.sudo()
-        if not bom:
-            return self.env["pico.backend"]
-        backend = bom.pico_backend_id if "pico_backend_id" in bom._fields else None
-        return backend or bom.pico_operation_id.backend_id
+        return bom.pico_backend_id or bom.pico_operation_id.backend_id
 
     def _pico_operation(self):
         """The Pico operation this order's BOM is mapped to (empty if none)."""
@@ -136,7 +139,7 @@ class MrpProduction(models.Model):
     def _pico_unit_count(self):
         """Pico units wanted for this order: one per product unit, rounded up."""
         self.ensure_one()
-        if self.state not in RELEASABLE_STATES:
+        if self.state not in RELEASABLE_MO_STATES:
             return 0
         qty = self.product_uom_id._compute_quantity(
             self.product_qty, self.product_id.uom_id
@@ -211,7 +214,7 @@ class MrpProduction(models.Model):
         """Send the orders' units to Pico (through the outbox); return those sent."""
         released = self.browse()
         for production in self:
-            if production.state not in RELEASABLE_STATES:
+            if production.state not in RELEASABLE_MO_STATES:
                 continue
             if not production._pico_operation():
                 continue

@@ -3,7 +3,7 @@
 from odoo import models
 
 from ..core import completion as completion_core
-from .pico_work_order import _naive
+from ..core.clock import odoo_datetime
 
 
 class MrpWorkorder(models.Model):
@@ -53,7 +53,9 @@ class MrpWorkorder(models.Model):
                 unit.backend_id, done.operator
             )
             vals = workorder._prepare_timeline_vals(
-                timing.minutes or 0.0, _naive(timing.start), _naive(timing.end)
+                timing.minutes or 0.0,
+                odoo_datetime(timing.start),
+                odoo_datetime(timing.end),
             )
             vals.update(
                 user_id=operator.user_id.id or False,

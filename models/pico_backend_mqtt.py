@@ -2,12 +2,12 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import logging
 import secrets
-from datetime import timezone
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
 from ..core import mqtt_drain
+from ..core.clock import odoo_datetime
 from .pico_queue import commit_default
 
 # The subscriber cron runs every minute; a session must outlast the pause between
@@ -21,11 +21,6 @@ MQTT_STATES = [
 ]
 
 _logger = logging.getLogger(__name__)
-
-
-def _naive_utc(value):
-    """Odoo's datetime (naive UTC) of an aware datetime."""
-    return value.astimezone(timezone.utc).replace(tzinfo=None, microsecond=0)
 
 
 class PicoBackend(models.Model):
@@ -197,7 +192,7 @@ class PicoBackend(models.Model):
                     backend.mqtt_cron_id = (
                         self.env["ir.cron"]
                         .sudo()
-                        .create(backend._pico_mqtt_cron_vals())
+                        .create(backend._prepare_mqtt_cron_vals())
                     )
                 continue
             vals = {}
@@ -210,7 +205,7 @@ class PicoBackend(models.Model):
             if vals and cron.try_lock_for_update(allow_referencing=True):
                 cron.write(vals)
 
-    def _pico_mqtt_cron_vals(self):
+    def _prepare_mqtt_cron_vals(self):
         self.ensure_one()
         return {
             "name": self._pico_mqtt_cron_name(),
@@ -348,9 +343,9 @@ class PicoBackend(models.Model):
             + (self.mqtt_rejected_today if same_day else 0),
         }
         if stats.connected_at:
-            vals["mqtt_last_connect_at"] = _naive_utc(stats.connected_at)
+            vals["mqtt_last_connect_at"] = odoo_datetime(stats.connected_at)
         if stats.last_message_at:
-            vals["mqtt_last_message_at"] = _naive_utc(stats.last_message_at)
+            vals["mqtt_last_message_at"] = odoo_datetime(stats.last_message_at)
         if not stats.ok:
             vals.update(mqtt_last_error=stats.last_error, mqtt_last_error_at=now)
             _logger.warning(

@@ -110,7 +110,7 @@ class PicoBackend(models.Model):
         return changed
 
     @api.model
-    def _pico_review_vals(self, changed, vals):
+    def _prepare_review_vals(self, changed, vals):
         """Review flags to write for destinations changed by the current user."""
         review = {}
         if self.env.is_system():
@@ -133,7 +133,7 @@ class PicoBackend(models.Model):
                     )
                 # A new backend's destinations are chosen by its creator.
                 vals.update(
-                    self._pico_review_vals(
+                    self._prepare_review_vals(
                         self._pico_changed_destinations(None, vals), vals
                     )
                 )
@@ -152,7 +152,7 @@ class PicoBackend(models.Model):
         # flag them before the write: its constraints may already call Pico.
         for backend in self.sudo():
             changed = self._pico_changed_destinations(backend, vals)
-            review = self._pico_review_vals(changed, vals)
+            review = self._prepare_review_vals(changed, vals)
             if review:
                 super(PicoBackend, backend).write(review)
         return super().write(vals)

@@ -5,10 +5,11 @@ from odoo.exceptions import UserError
 
 from ..core import completion as completion_core
 from ..core import inbox
+from ..core.clock import odoo_datetime
 from ..core.errors import PayloadError
 from ..core.payloads import parse_completion
-from .mrp_production import PICO_COMPLETION, RELEASABLE_STATES
-from .pico_work_order import DONE, PROGRESS, _naive
+from ..core.units import DONE, PROGRESS, RELEASABLE_MO_STATES
+from .mrp_production import PICO_COMPLETION
 
 
 class PicoCompletion(models.AbstractModel):
@@ -84,7 +85,7 @@ class PicoCompletion(models.AbstractModel):
         """Record the completion of a process Pico spawned for `unit`."""
         self.env["pico.operator"]._pico_get(unit.backend_id, completion.operator)
         timing = completion_core.timing(completion)
-        unit._pico_mark_progress(started_at=_naive(timing.start or timing.end))
+        unit._pico_mark_progress(started_at=odoo_datetime(timing.start or timing.end))
         message = self.env._(
             "Pico completed %(operation)s for unit %(unit)s (station: %(station)s, "
             "operator: %(operator)s, %(minutes)s min). Nothing is produced until the "
@@ -118,7 +119,7 @@ class PicoCompletion(models.AbstractModel):
     # --- 2. The plan ---------------------------------------------------------------
     def _pico_plan(self, production, unit, completion):
         """The core's plan for the unit: serial, components to consume, time."""
-        if production.state not in RELEASABLE_STATES:
+        if production.state not in RELEASABLE_MO_STATES:
             raise UserError(
                 self.env._(
                     "%(order)s is %(state)s, so Pico's completion of unit %(unit)s "

@@ -2,14 +2,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from odoo import fields, models
 
-NONE = "none"
-SCRAP = "scrap"
-HOLD = "hold"
-CONSEQUENCES = [
-    (NONE, "Record only"),
-    (SCRAP, "Scrap the unit"),
-    (HOLD, "Hold for review"),
-]
+from ..core.shopfloor import CONSEQUENCES, HOLD
 
 
 class PicoDefectClass(models.Model):

@@ -3,7 +3,6 @@
 import logging
 import threading
 import time
-from datetime import timedelta
 
 from psycopg2 import errors as pg_errors
 
@@ -414,63 +413,50 @@ class PicoEvent(models.Model):
             )
 
     def _prepare_success_vals(self, result):
-        return {
-            "state": inbox.DONE,
-            "next_attempt_at": False,
-            "processed_at": self._pico_now(),
-            "result": result if isinstance(result, str) else False,
-            "error": False,
-            "error_class": False,
-            "traceback": False,
-        }
+        return inbox.succeed(self.state, self._pico_now(), result)
 
     def _prepare_failure_vals(self, error):
         backend = self.backend_id
         attempts = self.attempts + 1
+        max_attempts = backend.max_attempts or 1
         now = self._pico_now()
         if isinstance(error, inbox.EventHeld):
-            state, next_at = inbox.after_hold(
+            return inbox.hold(
+                self.state,
                 attempts,
-                backend.max_attempts or 1,
+                max_attempts,
                 now,
+                str(error),
                 base=backend.retry_base_delay or 10,
                 cap=backend.retry_max_delay or 3600,
             )
-            return {
-                "state": state,
-                "next_attempt_at": next_at,
-                "error": str(error),
-                "error_class": "held",
-            }
         if isinstance(error, TRANSIENT_DB_ERRORS):
-            # Another worker changed the same order or stock at the same time:
-            # nothing was applied (savepoint), so simply try again shortly.
+            # Another worker changed the same order or stock at the same time.
             _logger.info("Pico event %s met a concurrent update: %s", self.id, error)
-            return {
-                "state": inbox.DEAD
-                if attempts >= (backend.max_attempts or 1) * 3
-                else self.state,
-                "next_attempt_at": now + timedelta(seconds=min(2**attempts, 60)),
-                "error": self.env._("Concurrent update, retried: %s", error),
-                "error_class": type(error).__name__,
-            }
-        if isinstance(error, (UserError, ValidationError, PayloadError)):
+            return inbox.lost_race(
+                self.state,
+                attempts,
+                max_attempts,
+                now,
+                self.env._("Concurrent update, retried: %s", error),
+                type(error).__name__,
+            )
+        if isinstance(error, self._pico_refusals()):
             # A refusal that explains itself: no traceback.
-            return {
-                "state": inbox.FAILED,
-                "next_attempt_at": False,
-                "error": str(error.args[0] if error.args else error),
-                "error_class": type(error).__name__,
-                "traceback": False,
-            }
+            message = str(error.args[0] if error.args else error)
+            return inbox.fail(self.state, message, type(error).__name__)
         _logger.warning("Pico event %s failed: %s", self.id, error)
-        return {
-            "state": inbox.FAILED,
-            "next_attempt_at": False,
-            "error": str(error) or type(error).__name__,
-            "error_class": type(error).__name__,
-            "traceback": self._pico_traceback(),
-        }
+        return inbox.fail(
+            self.state,
+            str(error) or type(error).__name__,
+            type(error).__name__,
+            traceback=self._pico_traceback(),
+        )
+
+    @api.model
+    def _pico_refusals(self):
+        """Exceptions by which a handler refuses an event (kept without traceback)."""
+        return (UserError, ValidationError, PayloadError)
 
     # --- Serialising work per order ----------------------------------------------
     def _pico_locate_production(self):

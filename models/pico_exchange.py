@@ -299,7 +299,7 @@ class PicoExchange(models.Model):
     def _pico_retry_refusal(self):
         return self.env._("Only failed, dead or waiting exchanges can be retried.")
 
-    def action_open_work_order(self):
+    def action_view_work_order(self):
         self.check_access("read")
         self.ensure_one()
         return {

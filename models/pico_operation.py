@@ -8,6 +8,7 @@ from odoo.exceptions import UserError
 from odoo.modules import module as odoo_module
 
 from ..core import mapping, schemas
+from ..core.clock import odoo_datetime
 from ..core.errors import PayloadError, PicoError
 from ..core.payloads import parse_operation
 
@@ -18,11 +19,6 @@ SYNC_BATCH = 200
 # Up to this many operations the "Synchronize processes" button applies the
 # catalogue in the user's request; larger catalogues go to the cron.
 INLINE_SYNC_LIMIT = 500
-
-
-def _naive(moment):
-    """Aware UTC datetime -> naive UTC, as Odoo stores datetimes."""
-    return moment.replace(tzinfo=None) if moment else False
 
 
 class PicoOperation(models.Model):
@@ -206,7 +202,7 @@ class PicoOperation(models.Model):
         )
 
     # --- Applying Pico's data --------------------------------------------------
-    def _pico_values(self, info, canonical):
+    def _prepare_operation_vals(self, info, canonical):
         return {
             "name": info.name,
             "external_id": info.external_id or False,
@@ -214,8 +210,8 @@ class PicoOperation(models.Model):
             "external_codes": "|".join(info.external_codes) or False,
             "template_id": info.template_id or False,
             "variant_name": info.variant_name or False,
-            "pico_updated_at": _naive(info.updated_at),
-            "archived_at": _naive(info.archived_at),
+            "pico_updated_at": odoo_datetime(info.updated_at),
+            "archived_at": odoo_datetime(info.archived_at),
             "active": not info.archived,
             "in_pico": True,
             "snapshot": canonical,
@@ -235,7 +231,7 @@ class PicoOperation(models.Model):
                 [("backend_id", "=", backend.id), ("pico_id", "=", info.id)], limit=1
             )
         canonical = mapping.canonical_operation(info)
-        updated_at = _naive(info.updated_at)
+        updated_at = odoo_datetime(info.updated_at)
         if existing and existing.pico_updated_at:
             if updated_at < existing.pico_updated_at:
                 return existing, "stale"
@@ -252,7 +248,7 @@ class PicoOperation(models.Model):
             changes.insert(0, mapping.change("relisted"))
         if existing and not changes and same_time:
             return existing, "unchanged"
-        values = self._pico_values(info, canonical)
+        values = self._prepare_operation_vals(info, canonical)
         if existing:
             existing.write(values)
             operation = existing

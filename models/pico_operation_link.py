@@ -3,6 +3,7 @@
 from odoo import api, fields, models
 
 from ..core import mapping
+from ..core.clock import odoo_datetime
 from ..core.errors import PayloadError
 from ..core.payloads import parse_time
 
@@ -78,7 +79,7 @@ class PicoOperationLink(models.Model):
             values = {
                 "sequence": positions[parent.pico_id],
                 "sub_group": row.get("subGroup") or False,
-                "pico_updated_at": updated.replace(tzinfo=None) if updated else False,
+                "pico_updated_at": odoo_datetime(updated),
             }
             link = current.get(pair)
             if link is None:

@@ -3,19 +3,19 @@
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
-from .pico_defect_class import CONSEQUENCES, HOLD, NONE, SCRAP
-
-RECORDED = "recorded"
-HELD = "hold"
-RELEASED = "released"
-SCRAPPED = "scrapped"
-STATES = [
-    (RECORDED, "Recorded"),
-    (HELD, "On hold"),
-    (RELEASED, "Released"),
-    (SCRAPPED, "Scrapped"),
-]
-RESULTS = [("pass", "Pass"), ("fail", "Fail"), ("review", "Review")]
+from ..core.shopfloor import (
+    CONSEQUENCES,
+    HELD,
+    HOLD,
+    NONE,
+    QUALITY_STATES,
+    RECORDED,
+    RELEASED,
+    RESULTS,
+    SCRAP,
+    SCRAPPED,
+    may_move_quality,
+)
 
 
 class PicoQualityResult(models.Model):
@@ -62,7 +62,7 @@ class PicoQualityResult(models.Model):
     station = fields.Char(readonly=True)
     consequence = fields.Selection(CONSEQUENCES, readonly=True)
     state = fields.Selection(
-        STATES, default=RECORDED, required=True, readonly=True, index=True
+        QUALITY_STATES, default=RECORDED, required=True, readonly=True, index=True
     )
     scrap_id = fields.Many2one("stock.scrap", readonly=True)
     note = fields.Text(readonly=True)
@@ -178,7 +178,7 @@ class PicoQualityResult(models.Model):
     # --- Buttons -------------------------------------------------------------
     def action_release(self):
         """Release units on hold: they go on as good."""
-        for quality in self.filtered(lambda q: q.state == HELD):
+        for quality in self.filtered(lambda q: may_move_quality(q.state, RELEASED)):
             quality.state = RELEASED
             quality.activity_feedback(
                 ["mail.mail_activity_data_todo"], feedback=self.env._("Released")
@@ -196,7 +196,7 @@ class PicoQualityResult(models.Model):
             quality.message_post(body=self.env._("Scrapped: %s", quality.scrap_id.name))
         return True
 
-    def action_open_scrap(self):
+    def action_view_scrap(self):
         self.check_access("read")
         self.ensure_one()
         return {

@@ -453,7 +453,7 @@ class PicoQueue(models.AbstractModel):
         self._pico_trigger()
         return True
 
-    def action_open_production(self):
+    def action_view_production(self):
         self.check_access("read")
         self.ensure_one()
         return {

@@ -3,16 +3,8 @@
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
-from ..core import inbox
-from ..core.payloads import parse_time
-from .pico_defect_class import HOLD, NONE, SCRAP
-
-
-def _naive(value, field):
-    """Odoo datetime (naive UTC, whole seconds) of an RFC 3339 string."""
-    if not value:
-        return False
-    return parse_time(value, field).replace(tzinfo=None, microsecond=0)
+from ..core import inbox, shopfloor
+from ..core.clock import parse_odoo_datetime
 
 
 class PicoShopfloor(models.AbstractModel):
@@ -89,21 +81,20 @@ class PicoShopfloor(models.AbstractModel):
     def _pico_production_by_reference(self, backend, reference, name):
         productions = self.env["mrp.production"].with_context(active_test=False)
         if reference:
-            if "pico.work.order" in self.env:
-                unit = (
-                    self.env["pico.work.order"]
-                    .sudo()
-                    .search(
-                        [
-                            ("backend_id", "=", backend.id),
-                            ("external_order_id", "=", reference),
-                            ("production_id", "!=", False),
-                        ],
-                        limit=1,
-                    )
+            unit = (
+                self.env["pico.work.order"]
+                .sudo()
+                .search(
+                    [
+                        ("backend_id", "=", backend.id),
+                        ("external_order_id", "=", reference),
+                        ("production_id", "!=", False),
+                    ],
+                    limit=1,
                 )
-                if unit:
-                    return unit.production_id
+            )
+            if unit:
+                return unit.production_id
             # core.keys.external_order_id: "<MO name>#<MO id>".
             mo_name, sep, ident = reference.rpartition("#")
             if sep and ident.isdigit():
@@ -195,19 +186,22 @@ class PicoShopfloor(models.AbstractModel):
         uom = self._pico_uom(data.get("uom"), product)
         lot_name = data.get("serial") or data.get("lot")
         lot = self._pico_lot(backend, lot_name, product)
-        if product.tracking != "none" and not lot:
-            if not lot_name:
-                raise UserError(
-                    self.env._(
-                        "%s is tracked by lot or serial: the scrap must name it.",
-                        product.display_name,
-                    )
+        check = shopfloor.scrap_lot_check(
+            product.tracking, bool(lot), lot_name, product == production.product_id
+        )
+        if check == shopfloor.SCRAP_NAME_MISSING:
+            raise UserError(
+                self.env._(
+                    "%s is tracked by lot or serial: the scrap must name it.",
+                    product.display_name,
                 )
-            if product == production.product_id:
-                # The completion that records this serial may not be applied yet.
-                raise inbox.EventHeld(
-                    self.env._("Serial %s is not recorded yet.", lot_name)
-                )
+            )
+        if check == shopfloor.SCRAP_WAIT_FOR_SERIAL:
+            # The completion that records this serial may not be applied yet.
+            raise inbox.EventHeld(
+                self.env._("Serial %s is not recorded yet.", lot_name)
+            )
+        if check == shopfloor.SCRAP_LOT_UNKNOWN:
             raise UserError(
                 self.env._(
                     "No lot %(lot)s of %(product)s.",
@@ -277,8 +271,8 @@ class PicoShopfloor(models.AbstractModel):
                     code=data["reasonCode"],
                 )
             )
-        start = _naive(data["start"], "start")
-        end = _naive(data.get("end"), "end")
+        start = parse_odoo_datetime(data["start"], "start")
+        end = parse_odoo_datetime(data.get("end"), "end")
         productivity = self.env["mrp.workcenter.productivity"]
         # A stop is reported when it starts and again when it ends: one record,
         # kept unique by its key. The inbox processor never applies two events of
@@ -301,9 +295,9 @@ class PicoShopfloor(models.AbstractModel):
             vals["date_end"] = end
         if data.get("note"):
             vals["description"] = data["note"]
+        action = shopfloor.downtime_action(bool(record), bool(end))
         if record:
             record.write({**vals, "pico_stop_key": stop_key})
-            action = self.env._("closed") if end else self.env._("updated")
         else:
             record = productivity.create(
                 {
@@ -317,11 +311,16 @@ class PicoShopfloor(models.AbstractModel):
                     or self.env._("Reported by Pico (%s)", data["reasonCode"]),
                 }
             )
-            action = self.env._("recorded") if end else self.env._("opened")
+        labels = {
+            shopfloor.DOWNTIME_OPENED: self.env._("opened"),
+            shopfloor.DOWNTIME_RECORDED: self.env._("recorded"),
+            shopfloor.DOWNTIME_UPDATED: self.env._("updated"),
+            shopfloor.DOWNTIME_CLOSED: self.env._("closed"),
+        }
         return self.env._(
             "Downtime of %(workcenter)s %(action)s: %(loss)s",
             workcenter=workcenter.display_name,
-            action=action,
+            action=labels[action],
             loss=reason.loss_id.display_name,
         )
 
@@ -352,15 +351,9 @@ class PicoShopfloor(models.AbstractModel):
         defect = self.env["pico.defect.class"]._pico_find(
             backend, data.get("defectClass")
         )
-        if result == "pass":
-            consequence = NONE
-        elif result == "review":
-            consequence = HOLD
-        else:
-            consequence = defect.consequence if defect else HOLD
-        if consequence == SCRAP and not serial:
-            # A batch is never scrapped whole automatically: someone decides.
-            consequence = HOLD
+        consequence = shopfloor.quality_consequence(
+            result, defect.consequence if defect else None, serial
+        )
         quality = self.env["pico.quality.result"].create(
             {
                 "backend_id": backend.id,
@@ -370,7 +363,7 @@ class PicoShopfloor(models.AbstractModel):
                 "lot_id": lot.id,
                 "serial": serial,
                 "batch_id": batch,
-                "inspected_at": _naive(data["timestamp"], "timestamp"),
+                "inspected_at": parse_odoo_datetime(data["timestamp"], "timestamp"),
                 "timestamp": data["timestamp"],
                 "result": result,
                 "defect_class": data.get("defectClass"),
@@ -380,7 +373,7 @@ class PicoShopfloor(models.AbstractModel):
                 "station": data.get("station"),
             }
         )
-        if consequence == SCRAP and not quality._pico_lot_quants():
+        if consequence == shopfloor.SCRAP and not quality._pico_lot_quants():
             # Usually the completion recording the serial is not applied yet.
             raise inbox.EventHeld(
                 self.env._(
@@ -400,7 +393,7 @@ class PicoShopfloor(models.AbstractModel):
         """
         backend = event.backend_id
         production = self._pico_production(event, data)
-        if production.state in ("done", "cancel"):
+        if not shopfloor.consumption_allowed(production.state):
             raise UserError(
                 self.env._(
                     "%s is closed: consumption can no longer be registered on it.",

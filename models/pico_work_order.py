@@ -1,39 +1,21 @@
 # Copyright 2026 The mrp_pico_mes authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import json
-from datetime import timezone
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 from ..core import completion as completion_core
 from ..core import outbox
-
-QUEUED = "queued"
-SENT = "sent"
-PROGRESS = "progress"
-DONE = "done"
-CANCELLED = "cancelled"
-ERROR = "error"
-STATES = [
-    (QUEUED, "Queued"),
-    (SENT, "Sent"),
-    (PROGRESS, "In progress"),
-    (DONE, "Done"),
-    (CANCELLED, "Cancelled"),
-    (ERROR, "Error"),
-]
-# Units that still stand for work in Pico (or may, after an error).
-LIVE_STATES = (QUEUED, SENT, PROGRESS, ERROR)
-# Units Pico has not started as far as Odoo knows: the first ones to withdraw.
-UNSTARTED_STATES = (QUEUED, SENT, ERROR)
-
-
-def _naive(moment):
-    """Odoo's datetime (naive UTC) of an aware datetime; False for None."""
-    if not moment:
-        return False
-    return moment.astimezone(timezone.utc).replace(tzinfo=None)
+from ..core import units as unit_rules
+from ..core.clock import odoo_datetime
+from ..core.units import (
+    DONE,
+    LIVE_STATES,
+    PROGRESS,
+    QUEUED,
+    STATES,
+)
 
 
 class PicoWorkOrder(models.Model):
@@ -180,7 +162,7 @@ class PicoWorkOrder(models.Model):
         self.env["pico.event"].sudo()._pico_wake_held(backend, [external_order_id])
         return units
 
-    def _pico_request(self, kind):
+    def _prepare_pico_request(self, kind):
         """The GraphQL input of a save or a cancel of this unit."""
         self.ensure_one()
         payload = {
@@ -204,7 +186,7 @@ class PicoWorkOrder(models.Model):
                     "operation_pico_id": unit.operation_pico_id,
                     "external_order_id": unit.external_order_id,
                     "order_index": unit.order_index,
-                    "request": unit._pico_request(kind),
+                    "request": unit._prepare_pico_request(kind),
                 }
                 for unit in self
             ]
@@ -224,36 +206,14 @@ class PicoWorkOrder(models.Model):
     def _pico_after_exchange(self, exchange):
         """Update the unit after the sender recorded the outcome of `exchange`."""
         for unit in self.sudo():
-            vals = {}
-            if exchange.kind == outbox.SAVE:
-                if unit.cancel_requested or unit.state in (DONE, CANCELLED):
-                    continue
-                if exchange.state == outbox.DONE:
-                    vals = {"last_error": False}
-                    if unit.state in (QUEUED, ERROR):
-                        vals["state"] = SENT
-                elif exchange.state == outbox.RETRY_WAIT:
-                    vals = {"last_error": exchange.error}
-                elif exchange.state in outbox.ERROR_STATES:
-                    vals = {"state": ERROR, "last_error": exchange.error}
-            elif exchange.kind == outbox.CANCEL:
-                if exchange.state == outbox.DONE:
-                    vals = {"state": CANCELLED, "last_error": False}
-                elif exchange.state == outbox.RETRY_WAIT:
-                    vals = {"last_error": exchange.error}
-                elif exchange.error_code == outbox.ORDER_STARTED:
-                    # Pico refused: an operator has the unit. It goes on in Pico.
-                    vals = {
-                        "cancel_requested": False,
-                        "last_error": exchange.error,
-                        "state": PROGRESS if unit.state != DONE else DONE,
-                    }
-                elif exchange.state in outbox.ERROR_STATES:
-                    vals = {
-                        "cancel_requested": False,
-                        "last_error": exchange.error,
-                        "state": ERROR if unit.state != DONE else DONE,
-                    }
+            vals = unit_rules.after_exchange(
+                unit.state,
+                unit.cancel_requested,
+                exchange.kind,
+                exchange.state,
+                exchange.error_code,
+                exchange.error,
+            )
             if vals:
                 unit.write(vals)
 
@@ -275,7 +235,7 @@ class PicoWorkOrder(models.Model):
 
     def _pico_mark_progress(self, started_at=None):
         """Pico reported work on the unit (a child process completed)."""
-        units = self.filtered(lambda unit: unit.state in (QUEUED, SENT, ERROR))
+        units = self.filtered(lambda unit: unit_rules.may_start(unit.state))
         vals = {"state": PROGRESS}
         if started_at:
             vals["started_at"] = started_at
@@ -313,10 +273,10 @@ class PicoWorkOrder(models.Model):
         """Store what Pico reported on the unit and mark it done."""
         self.ensure_one()
         self._pico_mark_done(
-            _naive(completion.at),
+            odoo_datetime(completion.at),
             serial=serial,
             lot=lot,
-            started_at=_naive(timing.start),
+            started_at=odoo_datetime(timing.start),
         )
         self.sudo().write(
             {
@@ -358,16 +318,14 @@ class PicoWorkOrder(models.Model):
         if not self.env.user.has_group("mrp_pico_mes.group_pico_manager"):
             raise UserError(self.env._("Only a Pico manager can resend Pico orders."))
         units = self.filtered(
-            lambda unit: (
-                unit.state in (QUEUED, SENT, ERROR) and not unit.cancel_requested
-            )
+            lambda unit: unit_rules.may_resend(unit.state, unit.cancel_requested)
         )
         if not units:
             raise UserError(self.env._("Only open units can be sent again."))
         units._pico_queue(outbox.SAVE)
         return True
 
-    def action_open_exchanges(self):
+    def action_view_exchanges(self):
         self.check_access("read")
         self.ensure_one()
         return {
@@ -378,7 +336,7 @@ class PicoWorkOrder(models.Model):
             "domain": [("work_order_id", "=", self.id)],
         }
 
-    def action_open_production(self):
+    def action_view_production(self):
         self.check_access("read")
         self.ensure_one()
         return {

@@ -328,14 +328,13 @@ class TestMappingValidation(CatalogueMixin, TransactionCase):
         self.assertEqual(bom.pico_mapping_state, "valid", bom.pico_mapping_problems)
         self.assertEqual(bom._pico_mapping_problems(), [])
         self.assertFalse(bom.pico_mapping_problems)
-        self.assertEqual(bom._pico_check_before_release(), [])
 
     def test_not_for_pico(self):
         """Without backend a BOM is not for Pico and always releases."""
         bom = self._drone_bom(mapped=False)
         bom.pico_backend_id = False
         self.assertEqual(bom.pico_mapping_state, "unmapped")
-        self.assertEqual(bom._pico_check_before_release(), [])
+        self.assertFalse(bom.pico_mapping_problems)
 
     def test_missing_operation(self):
         """A backend without operation needs attention."""
@@ -447,14 +446,22 @@ class TestMappingValidation(CatalogueMixin, TransactionCase):
         )
 
     def test_release_policy(self):
-        """'refuse' raises listing the problems; 'warn' returns them."""
+        """'refuse' refuses the confirmation, listing the problems; 'warn'
+        confirms, posts them on the order and sends nothing."""
         bom = self._drone_bom()
         self._line(bom, self.fc).pico_attribute_id = False
+        production = self.env["mrp.production"].create(
+            {"product_id": self.drone.id, "bom_id": bom.id, "product_qty": 1}
+        )
         with self.assertRaisesRegex(UserError, "FC-330 \\(Flight controller\\)"):
-            bom._pico_check_before_release()
+            production.action_confirm()
         self.backend.invalid_mapping_policy = "warn"
-        problems = bom._pico_check_before_release()
-        self.assertTrue(any("FC-330" in problem for problem in problems))
+        production.action_confirm()
+        self.assertEqual(production.state, "confirmed")
+        self.assertFalse(production.pico_work_order_ids)
+        self.assertTrue(
+            any("FC-330" in message.body for message in production.message_ids)
+        )
 
     def test_confirm_mo_with_invalid_mapping_refused(self):
         """Confirming an MO with an invalid BOM mapping is refused, listed."""

@@ -1,13 +1,13 @@
 """Outbox state machine and retry decisions, without Odoo."""
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from core import outbox
 from core.errors import PicoPermanentError, PicoRetryableError
 
-NOW = datetime(2026, 3, 1, 12, 0, 0)
+NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=timezone.utc).replace(tzinfo=None)
 POLICY = outbox.Policy(max_attempts=3, base_delay=10, max_delay=60, jitter=0.25)
 
 
@@ -22,14 +22,6 @@ def test_every_state_has_transitions_and_labels():
     for targets in outbox.TRANSITIONS.values():
         assert targets <= set(values)
     assert outbox.TRANSITIONS[outbox.DONE] == set()
-
-
-def test_due_rows():
-    assert outbox.is_due(outbox.PENDING, None, NOW)
-    assert outbox.is_due(outbox.RETRY_WAIT, NOW, NOW)
-    assert not outbox.is_due(outbox.RETRY_WAIT, NOW + timedelta(seconds=1), NOW)
-    for state in (outbox.SENDING, outbox.DONE, outbox.FAILED, outbox.DEAD):
-        assert not outbox.is_due(state, None, NOW)
 
 
 def test_claim_counts_an_attempt():

@@ -95,7 +95,7 @@ def test_parse_time_accepts_aware_datetime_only():
     aware = datetime(2025, 1, 15, 10, 42, 7, tzinfo=timezone.utc)
     assert parse_time(aware) is not None
     with pytest.raises(PayloadError):
-        parse_time(datetime(2025, 1, 15, 10, 42, 7))
+        parse_time(datetime(2025, 1, 15, 10, 42, 7))  # noqa: DTZ001 - the point
 
 
 def test_unwrap_wrapped_and_bare_agree():
