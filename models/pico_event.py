@@ -56,7 +56,7 @@ class PicoEvent(models.Model):
     _pico_cron_xmlid = "mrp_pico_mes.ir_cron_pico_event_process"
     # Held events and lost races wait for their next attempt.
     _pico_wait_states = inbox.DUE_STATES
-    _pico_error_states = (inbox.FAILED, inbox.DEAD)
+    _pico_error_states = inbox.ERROR_STATES
     # Work on one order is serialised by advisory locks; the event is read again
     # in a fresh transaction once they are taken.
     _pico_restart_after_lock = True

@@ -94,7 +94,7 @@ class PicoExchange(models.Model):
         )
         return body, self.env._("Pico BOM transfer failed")
 
-    def action_open_bom(self):
+    def action_view_bom(self):
         self.check_access("read")
         self.ensure_one()
         return {

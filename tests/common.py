@@ -1,13 +1,174 @@
 # Copyright 2026 The mrp_pico_mes authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-"""Test bases: a Pico simulator per test class and a backend pointing at it."""
+"""Test bases and shared fixtures, as Odoo's TestMrpCommon.
 
+A Pico simulator per test class and a backend pointing at it (PicoCase,
+PicoHttpCase); the simulator's catalogue synchronized into Odoo; the drone and its
+components; BOMs mapped to Pico; stock; `make_mo`, `process_events`,
+`deliver_completion` (through the real webhook) and `publish` (to a real broker).
+"""
+
+import copy
 import json
+import threading
+import time
+import uuid
+from pathlib import Path
 
+import paho.mqtt.client as mqtt
+
+from odoo import Command
 from odoo.tests import HttpCase, TransactionCase
 
 from ..core.webhook import SECRET_HEADER
 from ..simulator import PicoSimulator
+
+FIXTURE = json.loads(
+    (
+        Path(__file__).resolve().parents[1] / "simulator" / "fixtures" / "default.json"
+    ).read_text()
+)
+
+
+def fixture_operation(pico_id):
+    """A copy of one operation of the simulator's default catalogue."""
+    for operation in FIXTURE["operations"]:
+        if operation["id"] == pico_id:
+            return copy.deepcopy(operation)
+    raise KeyError(pico_id)
+
+
+def publish(broker, topic, payloads, timeout=5.0):
+    """Publish raw payloads at QoS 1 and wait for the broker's PUBACKs."""
+    connected = threading.Event()
+    client = mqtt.Client(
+        mqtt.CallbackAPIVersion.VERSION2, client_id=f"test-pub-{uuid.uuid4().hex[:8]}"
+    )
+    client.on_connect = lambda *args: connected.set()
+    client.connect(broker.host, broker.port)
+    client.loop_start()
+    try:
+        assert connected.wait(timeout), "no CONNACK from the test broker"
+        for payload in payloads:
+            client.publish(topic, payload, qos=1).wait_for_publish(timeout)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+class PicoFixtures:
+    """Records most tests need, built once per class (call the _setup_* you need)."""
+
+    @classmethod
+    def _setup_catalogue(cls, backend=None):
+        """Synchronize the simulator's default catalogue into `backend`."""
+        cls.env["pico.operation"]._pico_sync_from_rows(
+            backend or cls.backend, FIXTURE["operations"], FIXTURE["subOperations"]
+        )
+
+    @classmethod
+    def _make_product(cls, name, code=None, tracking="none"):
+        return cls.env["product.product"].create(
+            {
+                "name": name,
+                "default_code": code,
+                "type": "consu",
+                "is_storable": True,
+                "tracking": tracking,
+            }
+        )
+
+    @classmethod
+    def _setup_products(cls):
+        """The drone of the fixture and its components; cls.stock is WH/Stock."""
+        cls.stock = cls.env.ref("stock.warehouse0").lot_stock_id
+        cls.drone = cls._make_product("Drone", "DRONE-100", "serial")
+        cls.motor = cls._make_product("Motor", "MOTOR-220", "serial")
+        cls.fc = cls._make_product("Flight controller", "FC-330", "serial")
+        cls.screw = cls._make_product("Screw")
+
+    @classmethod
+    def _operation(cls, pico_id, backend=None):
+        return (
+            cls.env["pico.operation"]
+            .with_context(active_test=False)
+            .search(
+                [
+                    ("backend_id", "=", (backend or cls.backend).id),
+                    ("pico_id", "=", pico_id),
+                ]
+            )
+        )
+
+    @classmethod
+    def _attribute(cls, operation, key):
+        return operation.with_context(active_test=False).attribute_ids.filtered(
+            lambda attribute: attribute.key == key
+        )
+
+    @classmethod
+    def _make_bom(cls, product, lines, operation=None, **vals):
+        """A BOM of `lines` [(product, quantity, attribute key or None)].
+
+        With `operation` (a pico.operation) the BOM and the lines with a key are
+        mapped to it; the BOM is for cls.backend either way.
+        """
+        return cls.env["mrp.bom"].create(
+            {
+                "product_tmpl_id": product.product_tmpl_id.id,
+                "product_qty": 1,
+                "pico_backend_id": cls.backend.id,
+                "pico_operation_id": operation.id if operation else False,
+                "bom_line_ids": [
+                    Command.create(
+                        {
+                            "product_id": line_product.id,
+                            "product_qty": qty,
+                            "pico_attribute_id": cls._attribute(operation, key).id
+                            if operation and key
+                            else False,
+                        }
+                    )
+                    for line_product, qty, key in lines
+                ],
+                **vals,
+            }
+        )
+
+    @classmethod
+    def _put_in_stock(cls, product, qty=1, lot_names=()):
+        """Put `qty` in WH/Stock, or one of each lot named; return {name: lot}."""
+        quants = cls.env["stock.quant"]
+        if not lot_names:
+            quants._update_available_quantity(product, cls.stock, qty)
+            return {}
+        lots = {}
+        for name in lot_names:
+            lot = cls.env["stock.lot"].create({"name": name, "product_id": product.id})
+            quants._update_available_quantity(product, cls.stock, 1, lot_id=lot)
+            lots[name] = lot
+        return lots
+
+    def make_mo(self, qty=1, confirm=True, send=True, product=None, bom=None):
+        """An MO of the class's drone (or `product`), confirmed and sent to Pico."""
+        production = self.env["mrp.production"].create(
+            {
+                "product_id": (product or self.drone).id,
+                "bom_id": (bom or self.bom).id,
+                "product_qty": qty,
+            }
+        )
+        if confirm:
+            production.action_confirm()
+            if send:
+                self.env["pico.exchange"].sudo()._send_due()
+        return production
+
+    def process_events(self):
+        """Run the inbox processor once; return how many events it applied."""
+        count = self.env["pico.event"]._process_events()
+        self.env.invalidate_all()
+        return count
 
 
 class PicoSimulatorMixin:
@@ -44,14 +205,14 @@ class PicoSimulatorMixin:
         self.simulator.configure(schema_profile=profile, introspection=introspection)
 
 
-class PicoCase(PicoSimulatorMixin, TransactionCase):
+class PicoCase(PicoFixtures, PicoSimulatorMixin, TransactionCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
         cls._setup_pico()
 
 
-class PicoHttpCase(PicoSimulatorMixin, HttpCase):
+class PicoHttpCase(PicoFixtures, PicoSimulatorMixin, HttpCase):
     """For tests that go through Odoo's real HTTP server (webhooks)."""
 
     @classmethod
@@ -74,3 +235,18 @@ class PicoHttpCase(PicoSimulatorMixin, HttpCase):
             f"{self.base_url()}/pico_mes/webhook/{backend.webhook_key}/{kind}"
         )
         return self.url_open(url, data=body, headers=all_headers)
+
+    def deliver_completion(self, external_id, index, count=1, **fields_):
+        """Complete a unit in Pico and wait for its webhook delivery to Odoo."""
+        before = len(self.simulator.deliveries())
+        # The simulator calls Odoo from its own thread, without the test's cookie:
+        # let its requests in and release the test cursor while they run.
+        with self.allow_requests(all_requests=True):
+            completion = self.simulator.complete_order(external_id, index, **fields_)
+            deadline = time.monotonic() + 10
+            while len(self.simulator.deliveries()) < before + count:
+                self.assertLess(time.monotonic(), deadline, "no webhook delivery")
+                time.sleep(0.05)
+            self.assertTrue(self.simulator.wait_idle(10))
+        self.http_request_allow_all = False
+        return completion

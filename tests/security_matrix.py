@@ -99,7 +99,7 @@ ACTIONS = {
     ("pico.exchange", "action_retry"): READERS,
     ("pico.exchange", "action_view_production"): READERS,
     ("pico.exchange", "action_view_work_order"): READERS,
-    ("pico.exchange", "action_open_bom"): READERS,
+    ("pico.exchange", "action_view_bom"): READERS,
     ("pico.work.order", "action_cancel_in_pico"): MANAGERS,
     ("pico.work.order", "action_resend"): MANAGERS,
     ("pico.work.order", "action_view_exchanges"): READERS,

@@ -1,8 +1,6 @@
 # Copyright 2026 The mrp_pico_mes authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import copy
-import json
-from pathlib import Path
 from unittest.mock import patch
 
 from odoo import Command
@@ -10,27 +8,14 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tests import Form, TransactionCase, new_test_user, tagged
 
 from ..core.webhook import SECRET_HEADER
-from .common import PicoCase, PicoHttpCase
-
-FIXTURE = json.loads(
-    (
-        Path(__file__).resolve().parents[1] / "simulator" / "fixtures" / "default.json"
-    ).read_text()
-)
+from .common import FIXTURE, PicoCase, PicoFixtures, PicoHttpCase, fixture_operation
 
 
-def _fixture_operation(pico_id):
-    for operation in FIXTURE["operations"]:
-        if operation["id"] == pico_id:
-            return copy.deepcopy(operation)
-    raise KeyError(pico_id)
-
-
-class CatalogueMixin:
+class CatalogueMixin(PicoFixtures):
     """Products and a drone BOM as a planner would set them up for the fixture."""
 
     @classmethod
-    def _setup_products(cls):
+    def _setup_catalogue_products(cls):
         cls.env = cls.env(context=dict(cls.env.context, tracking_disable=True))
         cls.planner = new_test_user(
             cls.env,
@@ -38,74 +23,24 @@ class CatalogueMixin:
             groups="mrp.group_mrp_manager,mrp_pico_mes.group_pico_user,"
             "stock.group_production_lot,mrp.group_mrp_routings",
         )
-        product = cls.env["product.product"]
-
-        def make(name, code=None, tracking="none"):
-            return product.create(
-                {
-                    "name": name,
-                    "default_code": code,
-                    "type": "consu",
-                    "is_storable": True,
-                    "tracking": tracking,
-                }
-            )
-
-        cls.drone = make("Drone", "DRONE-100", "serial")
-        cls.motor = make("Motor", "MOTOR-220", "serial")
-        cls.fc = make("Flight controller", "FC-330", "serial")
-        cls.frame = make("Frame")
-        cls.screw = make("Screw")
-        cls.glue = make("Glue", "GLUE-1", "lot")
+        cls._setup_products()
+        cls.frame = cls._make_product("Frame")
+        cls.glue = cls._make_product("Glue", "GLUE-1", "lot")
         cls.unit = cls.env.ref("uom.product_uom_unit")
         cls.dozen = cls.env.ref("uom.product_uom_dozen")
 
-    def _operation(self, pico_id, backend=None):
-        return (
-            self.env["pico.operation"]
-            .with_context(active_test=False)
-            .search(
-                [
-                    ("backend_id", "=", (backend or self.backend).id),
-                    ("pico_id", "=", pico_id),
-                ]
-            )
-        )
-
-    def _attribute(self, operation, key):
-        return operation.with_context(active_test=False).attribute_ids.filtered(
-            lambda attribute: attribute.key == key
-        )
-
     def _drone_bom(self, mapped=True):
         """The drone BOM; mapped=True maps operation and serials by hand."""
-        operation = self._operation("op-drone")
-        lines = [
-            (self.motor, 1, "attr-motor"),
-            (self.fc, 1, "attr-fc"),
-            (self.frame, 1, None),
-            (self.screw, 8, None),
-        ]
-        return self.env["mrp.bom"].create(
-            {
-                "product_tmpl_id": self.drone.product_tmpl_id.id,
-                "product_qty": 1,
-                "code": "A",
-                "pico_backend_id": self.backend.id,
-                "pico_operation_id": operation.id if mapped else False,
-                "bom_line_ids": [
-                    Command.create(
-                        {
-                            "product_id": product.id,
-                            "product_qty": qty,
-                            "pico_attribute_id": self._attribute(operation, key).id
-                            if mapped and key
-                            else False,
-                        }
-                    )
-                    for product, qty, key in lines
-                ],
-            }
+        return self._make_bom(
+            self.drone,
+            [
+                (self.motor, 1, "attr-motor"),
+                (self.fc, 1, "attr-fc"),
+                (self.frame, 1, None),
+                (self.screw, 8, None),
+            ],
+            operation=self._operation("op-drone") if mapped else None,
+            code="A",
         )
 
     def _versions(self, operation):
@@ -125,7 +60,7 @@ class TestCatalogueSync(CatalogueMixin, PicoCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls._setup_products()
+        cls._setup_catalogue_products()
 
     def _sync(self):
         action = self.backend.action_sync_operations()
@@ -190,7 +125,7 @@ class TestCatalogueSync(CatalogueMixin, PicoCase):
         self.backend.responsible_id = self.planner
         bom = self._drone_bom()
         self.assertEqual(bom.pico_mapping_state, "valid", bom.pico_mapping_problems)
-        operation = _fixture_operation("op-drone")
+        operation = fixture_operation("op-drone")
         operation["name"] = "Pico Demo Drone v2"
         operation["consumedSerials"].append({"id": "attr-gps", "externalId": "GPS-9"})
         self.simulator.deploy_operation(operation)
@@ -299,7 +234,7 @@ class TestMappingValidation(CatalogueMixin, TransactionCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls._setup_products()
+        cls._setup_catalogue_products()
         cls.backend = cls.env["pico.backend"].create(
             {"name": "Offline Pico", "endpoint_url": "http://127.0.0.1:9/graph/v2"}
         )
@@ -492,7 +427,7 @@ class TestMappingValidation(CatalogueMixin, TransactionCase):
 
     def test_suggest_prefers_revision(self):
         """Two operations with the part number: the BOM's revision decides."""
-        rows = [_fixture_operation("op-drone")]
+        rows = [fixture_operation("op-drone")]
         rows[0].update(
             id="op-drone-b", externalRevision="B", updatedAt="2025-02-01T00:00:00Z"
         )
@@ -660,7 +595,7 @@ class TestVersionWebhook(CatalogueMixin, PicoHttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls._setup_products()
+        cls._setup_catalogue_products()
 
     def setUp(self):
         super().setUp()
@@ -687,7 +622,7 @@ class TestVersionWebhook(CatalogueMixin, PicoHttpCase):
 
     def test_new_serial_flags_mapping(self):
         """A new consumed serial: catalogue updated, mapping flagged, planner told."""
-        operation = _fixture_operation("op-drone")
+        operation = fixture_operation("op-drone")
         operation["consumedSerials"].append({"id": "attr-gps", "externalId": "GPS-9"})
         operation["updatedAt"] = "2025-03-01T08:00:00Z"
         response = self._post_version(operation)
@@ -715,7 +650,7 @@ class TestVersionWebhook(CatalogueMixin, PicoHttpCase):
 
     def test_removed_serial_and_archive(self):
         """A serial removed, then the operation archived: the line and op are named."""
-        operation = _fixture_operation("op-drone")
+        operation = fixture_operation("op-drone")
         operation["consumedSerials"] = operation["consumedSerials"][:1]
         operation["updatedAt"] = "2025-03-01T08:00:00Z"
         self.assertEqual(self._post_version(operation, wrapped=False).status_code, 202)
@@ -738,7 +673,7 @@ class TestVersionWebhook(CatalogueMixin, PicoHttpCase):
 
     def test_same_version_twice_is_one_history_line(self):
         """Redelivery or replay of one version adds no history."""
-        operation = _fixture_operation("op-widget")
+        operation = fixture_operation("op-widget")
         operation.update(name="Widget v2", updatedAt="2025-03-01T08:00:00Z")
         self.assertEqual(self._post_version(operation).status_code, 202)
         self.assertEqual(self._post_version(operation).status_code, 200)
@@ -776,7 +711,7 @@ class TestVersionWebhook(CatalogueMixin, PicoHttpCase):
 
     def test_bad_payloads_are_refused(self):
         """Bad version payloads: 4xx JSON naming the field, nothing stored."""
-        good = _fixture_operation("op-drone")
+        good = fixture_operation("op-drone")
         cases = [
             ({k: v for k, v in good.items() if k != "updatedAt"}, "updatedAt"),
             (dict(good, updatedAt="yesterday"), "updatedAt"),
@@ -803,7 +738,7 @@ class TestVersionWebhook(CatalogueMixin, PicoHttpCase):
     def test_simulator_delivers_version(self):
         """Registered in Pico, a deployment reaches Odoo by itself."""
         self.backend.action_register_webhooks()
-        operation = _fixture_operation("op-drone")
+        operation = fixture_operation("op-drone")
         operation["consumedSerials"].append({"id": "attr-gps", "externalId": "GPS-9"})
         # The simulator posts from its own thread, without the test's cookie.
         with self.allow_requests(all_requests=True):

@@ -2,11 +2,9 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """Completions from Pico: webhook -> inbox -> production, serials, stock, catch-up."""
 
-import json
 import threading
 import time
 from datetime import timedelta
-from pathlib import Path
 
 from odoo import SUPERUSER_ID, Command, api, fields
 from odoo.exceptions import UserError
@@ -17,12 +15,6 @@ from odoo.tools import mute_logger
 from ..core import inbox, keys
 from .common import PicoHttpCase
 
-FIXTURE = json.loads(
-    (
-        Path(__file__).resolve().parents[1] / "simulator" / "fixtures" / "default.json"
-    ).read_text()
-)
-
 
 class CompletionMixin:
     """A drone built by Pico: two serialized components, screws, two processes."""
@@ -30,55 +22,19 @@ class CompletionMixin:
     @classmethod
     def _setup_drone(cls):
         env = cls.env
-        env["pico.operation"]._pico_sync_from_rows(
-            cls.backend, FIXTURE["operations"], FIXTURE["subOperations"]
-        )
-        cls.stock = env.ref("stock.warehouse0").lot_stock_id
+        cls._setup_catalogue()
+        cls._setup_products()
         cls.dana = new_test_user(
             env, login="pico_dana", name="Dana Ruiz", groups="mrp.group_mrp_user"
         )
-
-        def product(name, code=None, tracking="none"):
-            return env["product.product"].create(
-                {
-                    "name": name,
-                    "default_code": code,
-                    "type": "consu",
-                    "is_storable": True,
-                    "tracking": tracking,
-                }
-            )
-
-        cls.drone = product("Drone", "DRONE-100", "serial")
-        cls.motor = product("Motor", "MOTOR-220", "serial")
-        cls.fc = product("Flight controller", "FC-330", "serial")
-        cls.screw = product("Screw")
-        operation = cls._operation("op-drone")
-        attribute = {a.key: a for a in operation.attribute_ids}
-        cls.bom = env["mrp.bom"].create(
-            {
-                "product_tmpl_id": cls.drone.product_tmpl_id.id,
-                "product_qty": 1,
-                "pico_backend_id": cls.backend.id,
-                "pico_operation_id": operation.id,
-                "bom_line_ids": [
-                    Command.create(
-                        {
-                            "product_id": cls.motor.id,
-                            "product_qty": 1,
-                            "pico_attribute_id": attribute["attr-motor"].id,
-                        }
-                    ),
-                    Command.create(
-                        {
-                            "product_id": cls.fc.id,
-                            "product_qty": 1,
-                            "pico_attribute_id": attribute["attr-fc"].id,
-                        }
-                    ),
-                    Command.create({"product_id": cls.screw.id, "product_qty": 4}),
-                ],
-            }
+        cls.bom = cls._make_bom(
+            cls.drone,
+            [
+                (cls.motor, 1, "attr-motor"),
+                (cls.fc, 1, "attr-fc"),
+                (cls.screw, 4, None),
+            ],
+            operation=cls._operation("op-drone"),
         )
         workcenter = env["mrp.workcenter"].create({"name": "Pico drone line"})
         cls.frame_step, cls.flight_step = env["mrp.routing.workcenter"].create(
@@ -100,35 +56,13 @@ class CompletionMixin:
             ]
         )
         assert cls.bom.pico_mapping_state == "valid", cls.bom.pico_mapping_problems
-        cls.lots = {}
-        for product_, prefix in ((cls.motor, "M"), (cls.fc, "F")):
-            for number in (1, 2, 3):
-                lot = env["stock.lot"].create(
-                    {"name": f"{prefix}-{number}", "product_id": product_.id}
-                )
-                cls.lots[lot.name] = lot
-                env["stock.quant"]._update_available_quantity(
-                    product_, cls.stock, 1, lot_id=lot
-                )
-        env["stock.quant"]._update_available_quantity(cls.screw, cls.stock, 100)
-
-    @classmethod
-    def _operation(cls, pico_id):
-        return cls.env["pico.operation"].search(
-            [("backend_id", "=", cls.backend.id), ("pico_id", "=", pico_id)]
-        )
+        cls.lots = {
+            **cls._put_in_stock(cls.motor, lot_names=["M-1", "M-2", "M-3"]),
+            **cls._put_in_stock(cls.fc, lot_names=["F-1", "F-2", "F-3"]),
+        }
+        cls._put_in_stock(cls.screw, 100)
 
     # --- Helpers -------------------------------------------------------------------
-    def _mo(self, qty=1, confirm=True, send=True):
-        production = self.env["mrp.production"].create(
-            {"product_id": self.drone.id, "bom_id": self.bom.id, "product_qty": qty}
-        )
-        if confirm:
-            production.action_confirm()
-            if send:
-                self.env["pico.exchange"].sudo()._send_due()
-        return production
-
     def _external_id(self, production):
         return production.pico_work_order_ids[:1].external_order_id or (
             keys.external_order_id(production.name, production.id)
@@ -177,11 +111,6 @@ class CompletionMixin:
             order="id",
         )
 
-    def _process(self):
-        count = self.env["pico.event"]._process_events()
-        self.env.invalidate_all()
-        return count
-
     @staticmethod
     def _pico_times(workorders):
         """Time logged from Pico's completions (not Odoo's default durations)."""
@@ -208,21 +137,6 @@ class TestCompletion(CompletionMixin, PicoHttpCase):
         super().setUpClass()
         cls._setup_drone()
 
-    def _deliver(self, external_id, index, count=1, **fields_):
-        """Complete a unit in Pico and wait for its webhook delivery to Odoo."""
-        before = len(self.simulator.deliveries())
-        # The simulator calls Odoo from its own thread, without the test's cookie:
-        # let its requests in and release the test cursor while they run.
-        with self.allow_requests(all_requests=True):
-            completion = self.simulator.complete_order(external_id, index, **fields_)
-            deadline = time.monotonic() + 10
-            while len(self.simulator.deliveries()) < before + count:
-                self.assertLess(time.monotonic(), deadline, "no webhook delivery")
-                time.sleep(0.05)
-            self.assertTrue(self.simulator.wait_idle(10))
-        self.http_request_allow_all = False
-        return completion
-
     # --- Production ----------------------------------------------------------------
     def test_completion_produces_unit_serial_and_exact_components(self):
         """A delivered completion builds the unit with its serial and its components.
@@ -231,13 +145,13 @@ class TestCompletion(CompletionMixin, PicoHttpCase):
         `full` schema serves them and registration detects them."""
         self.use_pico_schema("full")
         self.backend.action_register_webhooks()
-        production = self._mo(qty=2)
+        production = self.make_mo(qty=2)
         external_id = self._external_id(production)
         before = self._stock_snapshot()
         self.assertEqual(before["drone"], 0)
         self.assertEqual(before["screw"], 100)
 
-        self._deliver(
+        self.deliver_completion(
             external_id, 0, **self._completion_fields("DR-0001", "M-2", "F-1")
         )
         delivery = self.simulator.deliveries()[-1]
@@ -248,7 +162,7 @@ class TestCompletion(CompletionMixin, PicoHttpCase):
         # The door only stored it: nothing was produced in the request.
         self.assertEqual(self._on_hand(self.drone), 0)
 
-        self.assertEqual(self._process(), 1)
+        self.assertEqual(self.process_events(), 1)
         self.assertEqual(event.state, "done", event.error)
         built, backorder = self._group(production)
         self.assertEqual(built, production)
@@ -300,10 +214,10 @@ class TestCompletion(CompletionMixin, PicoHttpCase):
         self.assertEqual(str(times[0].date_start), "2026-11-22 09:50:00")
         self.assertEqual(str(times[-1].date_end), "2026-11-22 10:00:00")
 
-        self._deliver(
+        self.deliver_completion(
             external_id, 1, **self._completion_fields("DR-0002", "M-1", "F-2")
         )
-        self.assertEqual(self._process(), 1)
+        self.assertEqual(self.process_events(), 1)
         self.assertEqual(backorder.state, "done")
         self.assertEqual(backorder.lot_producing_ids.name, "DR-0002")
         final = self._stock_snapshot()
@@ -316,7 +230,7 @@ class TestCompletion(CompletionMixin, PicoHttpCase):
 
     def test_reported_serial_replaces_odoo_reservation(self):
         """Odoo reserved a motor; the one Pico reports is the one consumed."""
-        production = self._mo()
+        production = self.make_mo()
         motor_move = production.move_raw_ids.filtered(
             lambda m: m.product_id == self.motor
         )
@@ -331,7 +245,7 @@ class TestCompletion(CompletionMixin, PicoHttpCase):
             )
         )
         self.assertEqual(self.post_webhook("completion", body).status_code, 202)
-        self._process()
+        self.process_events()
         self.assertEqual(production.state, "done")
         self.assertEqual(motor_move.move_line_ids.lot_id, other)
         self.assertEqual(self._on_hand(self.motor, other), 0)
@@ -341,8 +255,8 @@ class TestCompletion(CompletionMixin, PicoHttpCase):
         """Pico delivering twice (and again later) applies the completion once."""
         self.backend.action_register_webhooks()
         self.simulator.set_faults(duplicate_webhooks=True)
-        production = self._mo()
-        self._deliver(
+        production = self.make_mo()
+        self.deliver_completion(
             self._external_id(production),
             0,
             count=2,
@@ -351,34 +265,34 @@ class TestCompletion(CompletionMixin, PicoHttpCase):
         statuses = sorted(d["status"] for d in self.simulator.deliveries())
         self.assertEqual(statuses, [200, 202])
         self.assertEqual(len(self._events()), 1)
-        self.assertEqual(self._process(), 1)
+        self.assertEqual(self.process_events(), 1)
         snapshot = self._stock_snapshot()
         self.assertEqual(snapshot["drone"], 1)
         # Later: the same body again, and the processor run again.
         again = self.post_webhook("completion", self.simulator.deliveries()[0]["body"])
         self.assertEqual(again.status_code, 200)
         self.assertEqual(again.json()["status"], "duplicate")
-        self.assertEqual(self._process(), 0)
+        self.assertEqual(self.process_events(), 0)
         self.assertEqual(self._stock_snapshot(), snapshot)
         self.assertEqual(len(self._events()), 1)
         self.assertEqual(len(self._group(production)), 1)
 
     def test_recompletion_of_done_unit_has_no_effect(self):
         """A second completion of a built unit (new time) is recorded, not applied."""
-        production = self._mo()
+        production = self.make_mo()
         completion = self.simulator.complete_order(
             self._external_id(production),
             0,
             **self._completion_fields("DR-0301", "M-1", "F-1"),
         )
         self.post_webhook("completion", self._webhook_body(completion))
-        self._process()
+        self.process_events()
         snapshot = self._stock_snapshot()
         rework = dict(completion, at="2026-11-22T11:00:00Z")
         self.assertEqual(
             self.post_webhook("completion", self._webhook_body(rework)).status_code, 202
         )
-        self._process()
+        self.process_events()
         second = self._events()[-1]
         self.assertEqual(second.state, "done")
         self.assertIn("already completed", second.result)
@@ -389,10 +303,10 @@ class TestCompletion(CompletionMixin, PicoHttpCase):
         (operator and cycle time: `full` schema, detected at registration)."""
         self.use_pico_schema("full")
         self.backend.action_register_webhooks()
-        production = self._mo()
+        production = self.make_mo()
         external_id = self._external_id(production)
         snapshot = self._stock_snapshot()
-        self._deliver(
+        self.deliver_completion(
             external_id,
             0,
             operationId="op-frame",
@@ -402,7 +316,7 @@ class TestCompletion(CompletionMixin, PicoHttpCase):
             at="2026-11-22T09:20:00Z",
             cycleTime=1200000,
         )
-        self._process()
+        self.process_events()
         child = self._events()
         self.assertEqual(child.state, "done", child.error)
         self.assertIn("Nothing is produced", child.result)
@@ -414,10 +328,10 @@ class TestCompletion(CompletionMixin, PicoHttpCase):
         zed = self.env["pico.operator"].search([("name", "=", "Zed Unknown")])
         self.assertEqual(zed.state, "unmatched")
 
-        self._deliver(
+        self.deliver_completion(
             external_id, 0, **self._completion_fields("DR-0401", "M-1", "F-1")
         )
-        self._process()
+        self.process_events()
         self.assertEqual(production.state, "done")
         frame_wo = production.workorder_ids.filtered(
             lambda wo: wo.operation_id == self.frame_step
@@ -440,8 +354,8 @@ class TestCompletion(CompletionMixin, PicoHttpCase):
         self.backend.action_register_webhooks()
         self.backend.action_rotate_webhook_secret()
         self.simulator.configure(webhook_max_tries=1)
-        production = self._mo()
-        self._deliver(
+        production = self.make_mo()
+        self.deliver_completion(
             self._external_id(production),
             0,
             **self._completion_fields("DR-0501", "M-1", "F-1"),
@@ -452,7 +366,7 @@ class TestCompletion(CompletionMixin, PicoHttpCase):
 
     def test_malformed_body_is_400_and_stores_nothing(self):
         """A body breaking the schema is 400 naming the field; nothing is stored."""
-        production = self._mo()
+        production = self.make_mo()
         completion = self.simulator.complete_order(
             self._external_id(production),
             0,
@@ -469,12 +383,12 @@ class TestCompletion(CompletionMixin, PicoHttpCase):
         self.assertEqual(response.status_code, 400)
         self.assertEqual(response.json()["field"], "at")
         self.assertFalse(self._events())
-        self.assertEqual(self._process(), 0)
+        self.assertEqual(self.process_events(), 0)
 
     # --- Held, dead, replay ------------------------------------------------------
     def test_completion_before_order_is_held_then_applied(self):
         """A completion for an order Odoo does not know yet waits, then applies."""
-        production = self._mo(confirm=False)
+        production = self.make_mo(confirm=False)
         external_id = self._external_id(production)
         completion = self.simulator.complete_order(
             external_id,
@@ -483,17 +397,17 @@ class TestCompletion(CompletionMixin, PicoHttpCase):
             **self._completion_fields("DR-0701", "M-1", "F-1"),
         )
         self.post_webhook("completion", self._webhook_body(completion))
-        self._process()
+        self.process_events()
         event = self._events()
         self.assertEqual(event.state, "held")
         self.assertEqual(event.attempts, 1)
         self.assertIn(external_id, event.error)
         self.assertTrue(event.next_attempt_at)
-        self.assertEqual(self._process(), 0, "not due yet")
+        self.assertEqual(self.process_events(), 0, "not due yet")
 
         production.action_confirm()
         self.assertEqual(production.pico_work_order_ids.external_order_id, external_id)
-        self.assertEqual(self._process(), 1)
+        self.assertEqual(self.process_events(), 1)
         self.assertEqual(event.state, "done", event.error)
         self.assertEqual(production.state, "done")
         self.assertEqual(production.lot_producing_ids.name, "DR-0701")
@@ -502,7 +416,7 @@ class TestCompletion(CompletionMixin, PicoHttpCase):
     def test_dead_letter_then_replay(self):
         """Held past its tries an event is dead and shown; Retry applies it later."""
         self.backend.max_attempts = 2
-        production = self._mo(confirm=False)
+        production = self.make_mo(confirm=False)
         completion = self.simulator.complete_order(
             self._external_id(production),
             0,
@@ -510,16 +424,16 @@ class TestCompletion(CompletionMixin, PicoHttpCase):
             **self._completion_fields("DR-0801", "M-1", "F-1"),
         )
         self.post_webhook("completion", self._webhook_body(completion))
-        self._process()
+        self.process_events()
         event = self._events()
         event.sudo().next_attempt_at = fields.Datetime.now() - timedelta(seconds=1)
-        self._process()
+        self.process_events()
         self.assertEqual(event.state, "dead")
         self.assertTrue(event.activity_ids, "someone is told")
         production.action_confirm()
-        self.assertEqual(self._process(), 0, "a dead letter waits for a person")
+        self.assertEqual(self.process_events(), 0, "a dead letter waits for a person")
         event.action_retry()
-        self.assertEqual(self._process(), 1)
+        self.assertEqual(self.process_events(), 1)
         self.assertEqual(event.state, "done", event.error)
         self.assertEqual(production.state, "done")
 
@@ -527,7 +441,7 @@ class TestCompletion(CompletionMixin, PicoHttpCase):
         """With Odoo serials, another serial from Pico fails, shown on the MO."""
         self.use_pico_schema("full")
         self.backend.serial_source = "odoo"
-        production = self._mo()
+        production = self.make_mo()
         reserved = production.pico_work_order_ids.reserved_lot_id
         self.assertTrue(reserved)
         completion = self.simulator.complete_order(
@@ -536,7 +450,7 @@ class TestCompletion(CompletionMixin, PicoHttpCase):
             **self._completion_fields("WRONG-1", "M-1", "F-1"),
         )
         self.post_webhook("completion", self._webhook_body(completion))
-        self._process()
+        self.process_events()
         event = self._events()
         self.assertEqual(event.state, "failed")
         self.assertIn("WRONG-1", event.error)
@@ -554,7 +468,7 @@ class TestCompletion(CompletionMixin, PicoHttpCase):
         """With Odoo serials, the reserved lot is the one produced."""
         self.use_pico_schema("full")
         self.backend.serial_source = "odoo"
-        production = self._mo()
+        production = self.make_mo()
         reserved = production.pico_work_order_ids.reserved_lot_id
         completion = self.simulator.complete_order(
             self._external_id(production),
@@ -563,20 +477,20 @@ class TestCompletion(CompletionMixin, PicoHttpCase):
         )
         self.assertEqual(completion["endState"]["producedSerial"], reserved.name)
         self.post_webhook("completion", self._webhook_body(completion))
-        self._process()
+        self.process_events()
         self.assertEqual(production.lot_producing_ids, reserved)
         self.assertEqual(self._on_hand(self.drone, reserved), 1)
 
     def test_unknown_component_serial_fails_then_retry(self):
         """A component serial Odoo never received fails; after receiving, Retry."""
-        production = self._mo()
+        production = self.make_mo()
         completion = self.simulator.complete_order(
             self._external_id(production),
             0,
             **self._completion_fields("DR-0901", "M-99", "F-1"),
         )
         self.post_webhook("completion", self._webhook_body(completion))
-        self._process()
+        self.process_events()
         event = self._events()
         self.assertEqual(event.state, "failed")
         self.assertIn("M-99", event.error)
@@ -588,7 +502,7 @@ class TestCompletion(CompletionMixin, PicoHttpCase):
             self.motor, self.stock, 1, lot_id=lot
         )
         event.action_retry()
-        self._process()
+        self.process_events()
         self.assertEqual(event.state, "done", event.error)
         self.assertEqual(self._on_hand(self.motor, lot), 0)
         self.assertEqual(self._on_hand(self.drone), 1)
@@ -599,8 +513,8 @@ class TestCompletion(CompletionMixin, PicoHttpCase):
         self.backend.action_register_webhooks()
         self.simulator.configure(webhook_max_tries=1)
         self.simulator.set_faults(webhook_fail_next=1)
-        production = self._mo()
-        self._deliver(
+        production = self.make_mo()
+        self.deliver_completion(
             self._external_id(production),
             0,
             **self._completion_fields("DR-1001", "M-1", "F-1"),
@@ -612,7 +526,7 @@ class TestCompletion(CompletionMixin, PicoHttpCase):
         event = self._events()
         self.assertEqual((len(event), event.source), (1, "poll"))
         self.assertTrue(self.backend.completions_checked_at)
-        self._process()
+        self.process_events()
         self.assertEqual(event.state, "done", event.error)
         self.assertEqual(production.state, "done")
         snapshot = self._stock_snapshot()
@@ -622,7 +536,7 @@ class TestCompletion(CompletionMixin, PicoHttpCase):
         self.assertIn("0 missed", action["params"]["message"])
         late = self.post_webhook("completion", self.simulator.deliveries()[-1]["body"])
         self.assertEqual(late.status_code, 200)
-        self.assertEqual(self._process(), 0)
+        self.assertEqual(self.process_events(), 0)
         self.assertEqual(len(self._events()), 1)
         self.assertEqual(self._stock_snapshot(), snapshot)
 
@@ -630,7 +544,7 @@ class TestCompletion(CompletionMixin, PicoHttpCase):
     def test_planner_close_waits_for_pico(self):
         """With 'wait', closing an order Pico is building is refused."""
         self.backend.partial_close = "wait"
-        production = self._mo(qty=2)
+        production = self.make_mo(qty=2)
         with self.assertRaisesRegex(UserError, "still has 2 unit"):
             production.button_mark_done()
         self.backend.partial_close = "backorder"
