@@ -608,10 +608,6 @@ class TestVersionWebhook(CatalogueMixin, PicoHttpCase):
         body = {"data": {"operationsStream": operation}} if wrapped else operation
         return self.post_webhook("version", body)
 
-    def _process(self):
-        self.env["pico.event"]._process_events()
-        self.env.invalidate_all()
-
     def _events(self):
         return self.env["pico.event"].search(
             [
@@ -627,7 +623,7 @@ class TestVersionWebhook(CatalogueMixin, PicoHttpCase):
         operation["updatedAt"] = "2025-03-01T08:00:00Z"
         response = self._post_version(operation)
         self.assertEqual(response.status_code, 202, response.text)
-        self._process()
+        self.process_events()
         event = self._events()
         self.assertEqual(event.state, "done", event.error)
         self.assertIn("new version applied", event.result)
@@ -654,7 +650,7 @@ class TestVersionWebhook(CatalogueMixin, PicoHttpCase):
         operation["consumedSerials"] = operation["consumedSerials"][:1]
         operation["updatedAt"] = "2025-03-01T08:00:00Z"
         self.assertEqual(self._post_version(operation, wrapped=False).status_code, 202)
-        self._process()
+        self.process_events()
         self.assertEqual(self.bom.pico_mapping_state, "attention")
         self.assertIn(
             "BOM line [FC-330] Flight controller is mapped to consumed serial "
@@ -664,7 +660,7 @@ class TestVersionWebhook(CatalogueMixin, PicoHttpCase):
         self.assertFalse(self._attribute(self._operation("op-drone"), "attr-fc").active)
         operation["archivedAt"] = operation["updatedAt"] = "2025-03-02T08:00:00Z"
         self.assertEqual(self._post_version(operation).status_code, 202)
-        self._process()
+        self.process_events()
         drone = self._operation("op-drone")
         self.assertFalse(drone.active)
         self.assertEqual(self._versions(drone)[0].kind, "archived")
@@ -677,7 +673,7 @@ class TestVersionWebhook(CatalogueMixin, PicoHttpCase):
         operation.update(name="Widget v2", updatedAt="2025-03-01T08:00:00Z")
         self.assertEqual(self._post_version(operation).status_code, 202)
         self.assertEqual(self._post_version(operation).status_code, 200)
-        self._process()
+        self.process_events()
         widget = self._operation("op-widget")
         self.assertEqual(widget.name, "Widget v2")
         self.assertEqual(len(widget.version_ids), 2)
@@ -688,7 +684,7 @@ class TestVersionWebhook(CatalogueMixin, PicoHttpCase):
         )
         older = dict(operation, name="Widget v1.5", updatedAt="2025-02-01T08:00:00Z")
         self.assertEqual(self._post_version(older).status_code, 202)
-        self._process()
+        self.process_events()
         self.assertEqual(widget.name, "Widget v2")
         self.assertEqual(len(widget.version_ids), 2)
         self.assertEqual(self.bom.pico_mapping_state, "valid")
@@ -704,7 +700,7 @@ class TestVersionWebhook(CatalogueMixin, PicoHttpCase):
             "updatedAt": "2025-03-01T08:00:00Z",
         }
         self.assertEqual(self._post_version(operation).status_code, 202)
-        self._process()
+        self.process_events()
         rotor = self._operation("op-rotor")
         self.assertEqual(rotor.external_id, "ROTOR-1")
         self.assertEqual(rotor.version_ids.kind, "created")
@@ -748,7 +744,7 @@ class TestVersionWebhook(CatalogueMixin, PicoHttpCase):
         self.assertEqual(delivery["stream"], "operationsStream")
         self.assertEqual(delivery["status"], 202, delivery)
         self.assertEqual(delivery["url"], self.backend.webhook_version_url)
-        self._process()
+        self.process_events()
         self.assertEqual(self._events().state, "done")
         self.assertIn(
             "attr-gps", self._operation("op-drone").attribute_ids.mapped("key")
