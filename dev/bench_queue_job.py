@@ -1,0 +1,285 @@
+#!/usr/bin/env python3
+"""Cron + trigger vs OCA queue_job as the executor of a queue (not a test).
+
+    QUEUE_JOB_DIR=/path/to/addons PYTHON=/path/to/odoo/python dev/bench_queue_job.py
+
+QUEUE_JOB_DIR is a folder holding the `queue_job` addon, e.g. unpacked from
+`pip download --no-deps "odoo-addon-queue-job>=19.0,<19.1"` (its wheel holds
+odoo/addons/queue_job); `openupgradelib` must be importable (PYTHONPATH). The
+figures in readme/DECISIONS_QUEUE.md come from this script.
+
+It writes a probe addon to a temporary folder, creates the database QJ_DB (default
+pico_qj_bench, dropped first), starts one prefork Odoo (5 HTTP workers, 2 cron
+workers, queue_job loaded server-wide, channel root:4) on a free loopback port, and
+for each executor measures the latency from a row's commit to the start of its work
+(20 rows, one at a time) and the throughput of 100 rows of 50 ms of work, waiting
+(pg_sleep, like a call to Pico) or computing (like applying a completion). The cron
+variant claims rows one by one with FOR NO KEY UPDATE SKIP LOCKED, as pico.queue
+does. Odoo's prefork cron workers run at nice 10; they are set to nice 0 here so
+that both executors compete on equal terms (pass --keep-nice to measure as is).
+"""
+# pylint: disable=print-used
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import xmlrpc.client
+from pathlib import Path
+
+import psycopg2
+
+MANIFEST = """{
+    "name": "queue_job probe (dev/bench_queue_job.py)",
+    "version": "19.0.1.0.0",
+    "license": "LGPL-3",
+    "author": "mrp_pico_mes authors",
+    "depends": ["queue_job"],
+    "data": ["security/ir.model.access.csv", "data/cron.xml"],
+}
+"""
+ACCESS = """id,name,model_id:id,group_id:id,perm_read,perm_write,perm_create,perm_unlink
+access_qj_probe_row,qj.probe.row,model_qj_probe_row,base.group_system,1,1,1,1
+"""
+CRON = """<odoo>
+    <record id="cron_drain" model="ir.cron">
+        <field name="name">qj probe: drain rows</field>
+        <field name="model_id" ref="model_qj_probe_row" />
+        <field name="state">code</field>
+        <field name="code">model._cron_drain()</field>
+        <field name="user_id" ref="base.user_root" />
+        <field name="interval_number">1</field>
+        <field name="interval_type">hours</field>
+    </record>
+</odoo>
+"""
+MODEL = """import time
+
+from odoo import api, fields, models
+
+
+class QjProbeRow(models.Model):
+    _name = "qj.probe.row"
+    _description = "queue_job probe row"
+
+    kind = fields.Char()
+    ms = fields.Integer()
+    cpu = fields.Boolean()
+    done = fields.Boolean(index=True)
+
+    def init(self):
+        self.env.cr.execute(
+            "CREATE TABLE IF NOT EXISTS qj_probe_mark "
+            "(row_id int, started double precision, finished double precision)"
+        )
+
+    def _probe_work(self, row_id):
+        cr = self.env.cr
+        cr.execute("SELECT ms, cpu FROM qj_probe_row WHERE id = %s", (row_id,))
+        ms, cpu = cr.fetchone()
+        cr.execute(
+            "INSERT INTO qj_probe_mark (row_id, started) "
+            "VALUES (%s, extract(epoch from clock_timestamp()))",
+            (row_id,),
+        )
+        if cpu:
+            end = time.process_time() + ms / 1000.0
+            while time.process_time() < end:
+                pass
+        else:
+            cr.execute("SELECT pg_sleep(%s)", (ms / 1000.0,))
+        cr.execute(
+            "UPDATE qj_probe_mark SET finished = extract(epoch from clock_timestamp()) "
+            "WHERE row_id = %s",
+            (row_id,),
+        )
+        cr.execute("UPDATE qj_probe_row SET done = true WHERE id = %s", (row_id,))
+
+    @api.model
+    def _cron_drain(self):
+        cr = self.env.cr
+        while True:
+            cr.execute(
+                "SELECT id FROM qj_probe_row WHERE kind = 'cron' AND done IS NOT TRUE"
+                " ORDER BY id LIMIT 1 FOR NO KEY UPDATE SKIP LOCKED"
+            )
+            row = cr.fetchone()
+            if not row:
+                break
+            self._probe_work(row[0])
+            self.env["ir.cron"]._commit_progress(1)
+
+    @api.model
+    def probe_enqueue(self, kind, n, ms, cpu):
+        rows = self.create([{"kind": kind, "ms": ms, "cpu": cpu} for _ in range(n)])
+        if kind == "cron":
+            self.env.ref("qj_probe.cron_drain")._trigger()
+        else:
+            for row in rows:
+                self.with_delay(channel="root")._probe_work(row.id)
+        return rows.ids
+"""
+
+
+def write_probe(root):
+    addon = root / "qj_probe"
+    for sub in ("models", "data", "security"):
+        (addon / sub).mkdir(parents=True)
+    (addon / "__manifest__.py").write_text(MANIFEST)
+    (addon / "__init__.py").write_text("from . import models\n")
+    (addon / "models" / "__init__.py").write_text("from . import probe\n")
+    (addon / "models" / "probe.py").write_text(MODEL)
+    (addon / "data" / "cron.xml").write_text(CRON)
+    (addon / "security" / "ir.model.access.csv").write_text(ACCESS)
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def marks(db, ids, timeout):
+    deadline = time.time() + timeout
+    with psycopg2.connect(dbname=db) as conn:
+        conn.autocommit = True
+        with conn.cursor() as cr:
+            while True:
+                cr.execute(
+                    "SELECT started, finished FROM qj_probe_mark "
+                    "WHERE row_id = ANY(%s) AND finished IS NOT NULL",
+                    (ids,),
+                )
+                rows = cr.fetchall()
+                if len(rows) >= len(ids) or time.time() > deadline:
+                    return rows
+                time.sleep(0.02)
+
+
+def measure(call, db, kind, ms, cpu, rows, tries):
+    latencies = []
+    for _try in range(tries):
+        ids = call("probe_enqueue", [kind, 1, 0, False])
+        committed = time.time()
+        done = marks(db, ids, 120)
+        if done:
+            latencies.append((done[0][0] - committed) * 1000)
+    ids = call("probe_enqueue", [kind, rows, ms, cpu])
+    committed = time.time()
+    done = marks(db, ids, 900)
+    seconds = max(end for _start, end in done) - committed if done else float("nan")
+    latencies.sort()
+    return {
+        "executor": kind,
+        "work": f"{ms} ms {'computing' if cpu else 'waiting'}",
+        "latency_p50_ms": round(statistics.median(latencies), 1),
+        "latency_p95_ms": round(latencies[int(0.95 * (len(latencies) - 1))], 1),
+        "rows": len(done),
+        "rows_per_s": round(len(done) / seconds, 1),
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--channels", default="root:4")
+    parser.add_argument("--workers", type=int, default=5)
+    parser.add_argument("--rows", type=int, default=100)
+    parser.add_argument("--tries", type=int, default=20)
+    parser.add_argument("--keep-nice", action="store_true")
+    args = parser.parse_args()
+    queue_job_dir = os.environ.get("QUEUE_JOB_DIR")
+    if not queue_job_dir or not (Path(queue_job_dir) / "queue_job").is_dir():
+        sys.exit("Set QUEUE_JOB_DIR to a folder holding the queue_job addon.")
+    python = os.environ.get("PYTHON", sys.executable)
+    odoo_bin = (
+        os.environ.get("ODOO_BIN")
+        or subprocess.check_output(
+            [python, "-c", "import odoo, os; print(os.path.dirname(odoo.__path__[0]))"],
+            text=True,
+        ).strip()
+        + "/odoo-bin"
+    )
+    odoo_root = Path(odoo_bin).parent
+    db = os.environ.get("QJ_DB", "pico_qj_bench")
+    port = free_port()
+    work = Path(tempfile.mkdtemp(prefix="qj-bench-"))
+    write_probe(work)
+    addons = f"{odoo_root}/addons,{odoo_root}/odoo/addons,{queue_job_dir},{work}"
+    odoo = [python, odoo_bin, "-d", db, "--addons-path", addons]
+    subprocess.run(["dropdb", "--if-exists", db], check=True)
+    subprocess.run(
+        [*odoo, "-i", "qj_probe", "--stop-after-init", "--log-level=warn"], check=True
+    )
+    with psycopg2.connect(dbname=db) as conn, conn.cursor() as cr:
+        cr.execute("UPDATE res_users SET password = 'admin' WHERE login = 'admin'")
+    conf = work / "odoo.conf"
+    conf.write_text(f"[options]\n[queue_job]\nchannels = {args.channels}\n")
+    server = subprocess.Popen(
+        [
+            *odoo,
+            "-c",
+            str(conf),
+            "--http-port",
+            str(port),
+            "--http-interface",
+            "127.0.0.1",
+            "--workers",
+            str(args.workers),
+            "--max-cron-threads",
+            "2",
+            "--load",
+            "base,web,queue_job",
+            "--log-level",
+            "warn",
+        ],
+        stdout=(work / "odoo.log").open("w"),
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}/xmlrpc/2"
+        for _wait in range(240):
+            try:
+                uid = xmlrpc.client.ServerProxy(f"{url}/common").authenticate(
+                    db, "admin", "admin", {}
+                )
+                break
+            except OSError:
+                time.sleep(0.5)
+        time.sleep(3)
+        if not args.keep_nice:
+            children = subprocess.run(
+                ["pgrep", "-P", str(server.pid)],
+                capture_output=True,
+                text=True,
+                check=False,
+            ).stdout.split()
+            for child in children:
+                subprocess.run(
+                    ["renice", "-n", "0", "-p", child], capture_output=True, check=False
+                )
+        models = xmlrpc.client.ServerProxy(f"{url}/object", allow_none=True)
+
+        def call(method, params):
+            return models.execute_kw(db, uid, "admin", "qj.probe.row", method, params)
+
+        print(f"load average at start: {os.getloadavg()[0]:.1f}")
+        for kind in ("cron", "job"):
+            for cpu in (False, True):
+                result = measure(call, db, kind, 50, cpu, args.rows, args.tries)
+                print(json.dumps({**result, "channels": args.channels}), flush=True)
+        print(f"load average at end: {os.getloadavg()[0]:.1f}")
+    finally:
+        server.terminate()
+        server.wait(60)
+        subprocess.run(["dropdb", "--if-exists", db], check=False)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
