@@ -232,7 +232,7 @@ class PicoExchange(models.Model):
     def _pico_follow_up_records(self):
         return self.work_order_id
 
-    def _pico_follow_up(self):
+    def _pico_after_outcome(self):
         """The unit the request was sent for takes its state from the outcome."""
         self.work_order_id._pico_after_exchange(self)
 

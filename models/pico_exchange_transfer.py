@@ -78,8 +78,8 @@ class PicoExchange(models.Model):
                 code=FEATURE_MISSING,
             )
 
-    def _pico_follow_up(self):
-        res = super()._pico_follow_up()
+    def _pico_after_outcome(self):
+        res = super()._pico_after_outcome()
         if self.kind == TRANSFER_KIND and self.bom_id:
             self.bom_id._pico_transfer_after_send(self)
         return res

@@ -153,7 +153,7 @@ class PicoQueue(models.AbstractModel):
                     if commit and not followed:
                         # The outcome is committed; the follow-up on fresh data.
                         self.env.cr.commit()  # pylint: disable=invalid-commit
-                        row._pico_after_outcome()
+                        row._pico_follow_up()
                     if commit:
                         left = self.env["ir.cron"]._commit_progress(1)
                         if left < CRON_TIME_MARGIN:
@@ -324,7 +324,7 @@ class PicoQueue(models.AbstractModel):
         else:
             vals.update(self._prepare_success_vals(result))
         self.write(vals)
-        return self._pico_after_outcome()
+        return self._pico_follow_up()
 
     def _pico_work(self, resources, attempt):
         """Do what the row asks; return its result (a message) or raise.
@@ -348,7 +348,7 @@ class PicoQueue(models.AbstractModel):
         """The traceback being handled, cut to what a text field should hold."""
         return traceback.format_exc()[-TRACEBACK_LIMIT:]
 
-    def _pico_after_outcome(self):
+    def _pico_follow_up(self):
         """Follow up on the recorded outcome; False if a race must retry it.
 
         The records the follow-up changes are locked first, without a log line: a
@@ -369,7 +369,7 @@ class PicoQueue(models.AbstractModel):
                         ),
                         log_exceptions=False,
                     )
-                self._pico_follow_up()
+                self._pico_after_outcome()
                 if self.state in self._pico_error_states:
                     self._pico_notify_failure()
                 elif self.state in self._pico_wait_states and self.next_attempt_at:
@@ -391,7 +391,7 @@ class PicoQueue(models.AbstractModel):
         """Records the follow-up changes (the outbox: the unit it was sent for)."""
         return self.env["mrp.production"]
 
-    def _pico_follow_up(self):
+    def _pico_after_outcome(self):
         """Propagate the outcome (the outbox updates the unit it was sent for)."""
 
     # --- Failure notices ---------------------------------------------------------

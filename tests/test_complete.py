@@ -13,10 +13,10 @@ from odoo.tests import TransactionCase, new_test_user, tagged
 from odoo.tools import mute_logger
 
 from ..core import inbox, keys
-from .common import PicoHttpCase
+from .common import PicoFixtures, PicoHttpCase
 
 
-class CompletionMixin:
+class CompletionMixin(PicoFixtures):
     """A drone built by Pico: two serialized components, screws, two processes."""
 
     @classmethod

@@ -133,7 +133,7 @@ class ContractMixin(CompletionMixin):
     def test_release_and_completion_by_webhook(self):
         """Release, completion delivered by Pico's webhook, unit produced."""
         self.backend.action_register_webhooks()
-        production = self._mo()
+        production = self.make_mo()
         (order,) = self.simulator.orders()
         self.assertEqual(
             (order["operationId"], order["orderIndex"], order["state"]),
@@ -144,7 +144,7 @@ class ContractMixin(CompletionMixin):
             0,
             **self._completion_fields("DR-C001", "M-1", "F-1"),
         )
-        self.assertEqual(self._process(), 1)
+        self.assertEqual(self.process_events(), 1)
         event = self._events()
         self.assertEqual(event.state, "done", event.error)
         self.assertEqual(production.state, "done")
@@ -154,7 +154,7 @@ class ContractMixin(CompletionMixin):
 
     def test_catch_up(self):
         """A completion no webhook brought is read by Catch Up Now, once."""
-        production = self._mo()
+        production = self.make_mo()
         self.simulator.complete_order(
             self._external_id(production),
             0,
@@ -164,7 +164,7 @@ class ContractMixin(CompletionMixin):
         self.assertEqual(action["params"]["type"], "success", action["params"])
         event = self._events()
         self.assertEqual((len(event), event.source), (1, "poll"))
-        self._process()
+        self.process_events()
         self.assertEqual(event.state, "done", event.error)
         self.assertEqual(production.lot_producing_ids.name, "DR-C002")
         self._assert_unit_details(production.pico_work_order_ids)
@@ -173,7 +173,7 @@ class ContractMixin(CompletionMixin):
 
     def test_cancel(self):
         """Cancelling the MO cancels its unstarted units in Pico."""
-        production = self._mo(qty=2)
+        production = self.make_mo(qty=2)
         production.action_cancel()
         self.env["pico.exchange"].sudo()._send_due()
         self.assertEqual(
@@ -191,7 +191,7 @@ class ContractMixin(CompletionMixin):
                 self.backend.serial_source = "odoo"
             return
         self.backend.serial_source = "odoo"
-        production = self._mo()
+        production = self.make_mo()
         reserved = production.pico_work_order_ids.reserved_lot_id
         self.assertTrue(reserved)
         (order,) = self.simulator.orders()

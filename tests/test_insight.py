@@ -62,7 +62,7 @@ class InsightMixin(CompletionMixin):
         event, _created = self.env["pico.event"]._pico_store(
             self.backend, intake, "webhook"
         )
-        self._process()
+        self.process_events()
         return event
 
     def _unit(self, production, index):
@@ -85,7 +85,7 @@ class TestActualVsStandard(InsightMixin, TransactionCase):
 
     def test_slow_unit_variance(self):
         """15 minutes against a 10-minute routing: +50 %, slower than standard."""
-        production = self._mo(qty=1, send=False)
+        production = self.make_mo(qty=1, send=False)
         event = self._complete(
             production, 0, "DR-S1", "M-1", "F-1", cycleTime=15 * 60000
         )
@@ -117,7 +117,7 @@ class TestActualVsStandard(InsightMixin, TransactionCase):
     def test_work_centre_figures_and_started_to_completed(self):
         """Efficiency 50 % doubles the standard; no cycle time: started -> at."""
         self.frame_step.workcenter_id.time_efficiency = 50.0
-        production = self._mo(qty=1, send=False)
+        production = self.make_mo(qty=1, send=False)
         self._complete(
             production,
             0,
@@ -134,7 +134,7 @@ class TestActualVsStandard(InsightMixin, TransactionCase):
 
     def test_scrap_rate_and_first_pass_yield(self):
         """Three drones: one good, one failed inspection, one scrapped."""
-        production = self._mo(qty=3, send=False)
+        production = self.make_mo(qty=3, send=False)
         for index, number in enumerate((1, 2, 3)):
             event = self._complete(
                 production,
@@ -238,7 +238,7 @@ class TestConsumptionVariance(InsightMixin, TransactionCase):
         This is why a completion alone never makes consumption differ from the
         BOM (readme/INSIGHT.md): nothing is posted, nothing to report.
         """
-        production = self._mo(qty=1, send=False)
+        production = self.make_mo(qty=1, send=False)
         external_id = self._external_id(production)
         body = {
             "externalOrderId": external_id,
@@ -263,7 +263,7 @@ class TestConsumptionVariance(InsightMixin, TransactionCase):
 
     def test_consumption_event_beyond_the_bom(self):
         """6 screws consumed and 1 scrapped where the BOM says 4: +3 (+75 %)."""
-        production = self._mo(qty=1, send=False)
+        production = self.make_mo(qty=1, send=False)
         consumption = self._store_and_process(
             inbox.CONSUMPTION,
             {

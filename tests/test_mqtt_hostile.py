@@ -7,8 +7,7 @@ import json
 from odoo.tests import tagged
 
 from ..simulator.mosquitto import start_broker
-from .common import PicoCase
-from .test_mqtt import publish_raw
+from .common import PicoCase, publish
 
 PREFIX = "pico/hostile"
 
@@ -62,9 +61,9 @@ class TestMqttHostile(PicoCase):
                 "at": "2026-11-22T10:00:00Z",
             }
         ).encode()
-        publish_raw(self.broker, scrap, [*hostile, good])
-        publish_raw(self.broker, f"{PREFIX}/telemetry/x", [b"\x00\x01", b"{}"])
-        publish_raw(self.broker, "elsewhere/scrap", [good])  # not subscribed
+        publish(self.broker, scrap, [*hostile, good])
+        publish(self.broker, f"{PREFIX}/telemetry/x", [b"\x00\x01", b"{}"])
+        publish(self.broker, "elsewhere/scrap", [good])  # not subscribed
         before = self.backend.mqtt_rejected_today
         stats = self.backend._pico_mqtt_drain(
             max_seconds=20, max_messages=len(hostile) + 3
