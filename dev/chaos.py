@@ -719,8 +719,9 @@ class Chaos:
                 time.sleep(max(0.0, due - time.monotonic()))
                 if number % 50 == 0:
                     self.progress.info(
-                        f"{number} completions sent, {len(deferred)} waiting for a "
-                        f"planner change, load {os.getloadavg()[0]:.1f}"
+                        f"{number} completions sent, {len(deferred)} waiting (order "
+                        f"not in Pico yet, or planner change), load "
+                        f"{os.getloadavg()[0]:.1f}"
                     )
             for action in milestones.values():
                 faults.put(action)
