@@ -232,6 +232,13 @@ class PicoExchange(models.Model):
     def _pico_follow_up_records(self):
         return self.work_order_id
 
+    def _pico_follow_up_locks(self):
+        # The MO first, then the unit: the order in which the processor takes
+        # them (a unit's write recomputes its MO's Pico status). Found by
+        # dev/chaos.py: the other order deadlocked with a hand-over to a backorder.
+        unit = self.work_order_id
+        return [unit.production_id, unit]
+
     def _pico_after_outcome(self):
         """The unit the request was sent for takes its state from the outcome."""
         self.work_order_id._pico_after_exchange(self)

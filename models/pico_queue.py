@@ -359,26 +359,27 @@ class PicoQueue(models.AbstractModel):
         """
         try:
             with self.env.cr.savepoint():
-                records = self._pico_follow_up_records()
-                if records:
-                    self.env.cr.execute(
-                        SQL(
-                            "SELECT id FROM %s WHERE id IN %s FOR NO KEY UPDATE",
-                            SQL.identifier(records._table),
-                            tuple(records.ids),
-                        ),
-                        log_exceptions=False,
-                    )
+                for records in self._pico_follow_up_locks():
+                    if records:
+                        self.env.cr.execute(
+                            SQL(
+                                "SELECT id FROM %s WHERE id IN %s FOR NO KEY UPDATE",
+                                SQL.identifier(records._table),
+                                tuple(records.ids),
+                            ),
+                            log_exceptions=False,
+                        )
                 self._pico_after_outcome()
                 if self.state in self._pico_error_states:
                     self._pico_notify_failure()
                 elif self.state in self._pico_wait_states and self.next_attempt_at:
                     self._pico_trigger(self.next_attempt_at)
-        except pg_errors.SerializationFailure:
+        except (pg_errors.SerializationFailure, pg_errors.DeadlockDetected):
             _logger.info(
                 "%s %s: changed meanwhile, follow-up again", self._description, self.id
             )
-            self._pico_follow_up_records().invalidate_recordset()
+            for records in self._pico_follow_up_locks():
+                records.invalidate_recordset()
             return False
         except Exception:
             # The row's own outcome is recorded; a fault in the follow-up (a unit's
@@ -390,6 +391,10 @@ class PicoQueue(models.AbstractModel):
     def _pico_follow_up_records(self):
         """Records the follow-up changes (the outbox: the unit it was sent for)."""
         return self.env["mrp.production"]
+
+    def _pico_follow_up_locks(self):
+        """Recordsets to lock before the follow-up, in the order to lock them."""
+        return [self._pico_follow_up_records()]
 
     def _pico_after_outcome(self):
         """Propagate the outcome (the outbox updates the unit it was sent for)."""
