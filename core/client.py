@@ -264,7 +264,9 @@ class PicoClient:
         }
         if headers is not None:
             request["webhookHeaders"] = headers
-        data = self.execute(documents.SUBSCRIBE_WEBHOOK_MUTATION, {"input": request})
+        data = self.execute(
+            features.subscribe_mutation(self.features), {"input": request}
+        )
         return data.get("webhookSubscribe") or {}
 
     def unsubscribe_webhook(self, subscription_id):

@@ -59,19 +59,7 @@ mutation Cancel($input: OperationOrderCancelInput!) {
 }
 """
 
-SUBSCRIBE_WEBHOOK_MUTATION = """\
-mutation Subscribe($input: SubscribeRequest_Input!) {
-  webhookSubscribe(input: $input) {
-    ... on SubscriptionHandle {
-      subscriptionId
-      responseFragment
-      webhookUrl
-      createdAt
-      lastEventAt
-    }
-  }
-}
-"""
+SUBSCRIBE_WEBHOOK_MUTATION = features.subscribe_mutation(features.MINIMUM)
 
 # assumed, not documented: the unsubscribe mutation's name and signature
 # (pico-api.md 3.3's placeholder).

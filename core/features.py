@@ -48,6 +48,9 @@ OPERATOR = "State.operator"
 EXTERNAL_CODES = "Operation.externalCodes"
 RESERVED_SERIAL_INPUT = "OperationOrderSaveInput.reservedSerialNumber"
 SECONDARY_ORDER_ID_INPUT = "OperationOrderSaveInput.secondaryExternalOrderId"
+# Not a field: the other snapshot's spelling of webhookSubscribe's input type.
+SUBSCRIBE_INPUT_SPELLING = "SubscribeRequestInput"
+SUBSCRIBE_INPUT = "SubscribeRequest_Input"
 
 FEATURES = (
     Feature(
@@ -105,6 +108,14 @@ FEATURES = (
         _lt("Secondary order id on orders"),
         _lt("sending a second external id (the source document) with the order"),
     ),
+    Feature(
+        SUBSCRIBE_INPUT_SPELLING,
+        _lt("Webhook input spelled SubscribeRequestInput"),
+        _lt(
+            "webhook registration with the spelling one snapshot of Pico's docs "
+            "shows (else SubscribeRequest_Input)"
+        ),
+    ),
 )
 BY_KEY = {feature.key: feature for feature in FEATURES}
 ALL = frozenset(BY_KEY)
@@ -153,6 +164,8 @@ query PicoFeatures {
   operation: __type(name: "Operation") { ...PicoTypeFields }
   saveInput: __type(name: "OperationOrderSaveInput") { inputFields { name } }
   mutation: __type(name: "Mutation") { ...PicoTypeFields }
+  subscribeInput: __type(name: "SubscribeRequest_Input") { name }
+  subscribeInputOther: __type(name: "SubscribeRequestInput") { name }
 }
 
 fragment PicoTypeFields on __Type {
@@ -223,7 +236,11 @@ def features_from_introspection(data):
         if isinstance(field, dict) and field.get("name")
     }
     found = set()
+    if not data.get("subscribeInput") and data.get("subscribeInputOther"):
+        found.add(SUBSCRIBE_INPUT_SPELLING)
     for feature in DISPLAYED:
+        if "." not in feature.key:
+            continue
         alias, via = _ALIASES[feature.type_name]
         if via:
             parent_alias, parent_field = via
@@ -352,6 +369,28 @@ def completions_query(features=MINIMUM):
         "query OperationOrderCompletes {\n"
         "  operationOrderCompletes { ...PicoCompletion }\n}\n"
         + completion_fragment(features)
+    )
+
+
+def subscribe_mutation(features=MINIMUM):
+    """webhookSubscribe, with the input type spelled as this Pico spells it."""
+    input_type = (
+        SUBSCRIBE_INPUT_SPELLING
+        if SUBSCRIBE_INPUT_SPELLING in frozenset(features)
+        else SUBSCRIBE_INPUT
+    )
+    return (
+        f"mutation Subscribe($input: {input_type}!) {{\n"
+        "  webhookSubscribe(input: $input) {\n"
+        "    ... on SubscriptionHandle {\n"
+        "      subscriptionId\n"
+        "      responseFragment\n"
+        "      webhookUrl\n"
+        "      createdAt\n"
+        "      lastEventAt\n"
+        "    }\n"
+        "  }\n"
+        "}\n"
     )
 
 

@@ -190,7 +190,21 @@ class PicoBackend(models.Model):
         )
 
     # --- Configuration ---------------------------------------------------------
-    @api.constrains("serial_source", "endpoint_url")
+    # Checked after the write, not in a constraint: by then a destination changed
+    # in the same write is marked for review, so the question never goes (with
+    # the token) to an endpoint no administrator confirmed.
+    @api.model_create_multi
+    def create(self, vals_list):
+        backends = super().create(vals_list)
+        backends._check_serial_source_supported()
+        return backends
+
+    def write(self, vals):
+        result = super().write(vals)
+        if vals.get("serial_source") == "odoo":
+            self._check_serial_source_supported()
+        return result
+
     def _check_serial_source_supported(self):
         """ "Odoo generates the serial" needs Pico to take reservedSerialNumber on
         OperationOrderSaveInput, an input pico-api.md only infers: ask Pico now

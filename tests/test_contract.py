@@ -10,9 +10,10 @@ Every request the addon sent must have been valid for the profile.
 """
 
 from odoo.exceptions import ValidationError
-from odoo.tests import tagged
+from odoo.tests import new_test_user, tagged
 
 from ..core import features
+from ..simulator import PicoSimulator
 from .common import PicoHttpCase
 from .test_complete import CompletionMixin
 
@@ -63,7 +64,12 @@ class ContractMixin(CompletionMixin):
         backend = self.backend
         if self.expect_optional:
             self.assertEqual(backend.pico_features_state, features.DETECTED)
-            self.assertEqual(backend._pico_feature_set(), features.ALL)
+            # Every optional field; the simulator keeps the SubscribeRequest_Input
+            # spelling of the webhook input.
+            self.assertEqual(
+                backend._pico_feature_set(),
+                features.ALL - {features.SUBSCRIBE_INPUT_SPELLING},
+            )
         else:
             self.assertEqual(backend.pico_features_state, features.REFUSED)
             self.assertEqual(backend._pico_feature_set(), features.MINIMUM)
@@ -187,8 +193,12 @@ class ContractMixin(CompletionMixin):
         """'Odoo generates the serial' is refused at configuration time when Pico
         lacks reservedSerialNumber; accepted and sent when it has it."""
         if not self.expect_optional:
-            with self.assertRaisesRegex(ValidationError, "reservedSerialNumber"):
+            with self.assertRaises(ValidationError) as refused:
                 self.backend.serial_source = "odoo"
+            message = str(refused.exception)
+            self.assertIn("reservedSerialNumber", message)
+            self.assertIn("introspection is off", message)
+            self.assertEqual(self.backend.serial_source, "pico")
             return
         self.backend.serial_source = "odoo"
         production = self.make_mo()
@@ -212,3 +222,23 @@ class TestContractFull(ContractMixin, PicoHttpCase):
 
     simulator_options = {"schema_profile": "full", "introspection": True}
     expect_optional = True
+
+    def test_serial_option_never_asks_an_unconfirmed_endpoint(self):
+        """A manager choosing Odoo serials in the same save as a new endpoint: the
+        check is not sent (with the token) to an endpoint no administrator
+        confirmed; the save is refused and says why."""
+        manager = new_test_user(
+            self.env, login="contract_manager", groups="mrp_pico_mes.group_pico_manager"
+        )
+        with PicoSimulator(**self.simulator_options) as other:
+            # assertRaises (not ...Regex) rolls the refused save back.
+            with self.assertRaises(ValidationError) as refused:
+                self.backend.with_user(manager).write(
+                    {"endpoint_url": other.url, "serial_source": "odoo"}
+                )
+            self.assertIn("must confirm", str(refused.exception))
+            self.assertEqual(other.requests(), [])
+        # The same choice on the confirmed endpoint is checked there and accepted.
+        self.backend.with_user(manager).serial_source = "odoo"
+        self.assertEqual(self.backend.serial_source, "odoo")
+        self.assertEqual(self.backend.pico_features_state, features.DETECTED)

@@ -14,7 +14,10 @@ from graphql import (
     GraphQLInputObjectType,
     GraphQLList,
     GraphQLNonNull,
+    build_schema,
+    graphql_sync,
     parse,
+    print_schema,
     validate,
 )
 
@@ -39,7 +42,9 @@ EXPECTED = {
         features.STATION,
         features.OPERATOR,
     },
-    "full": set(features.ALL),
+    # The simulator spells the webhook input SubscribeRequest_Input in every
+    # profile; the other spelling is tested on its own below.
+    "full": set(features.ALL) - {features.SUBSCRIBE_INPUT_SPELLING},
 }
 CASES = [
     (profile, introspection)
@@ -100,6 +105,7 @@ def _documents(feature_set):
         "operation webhook",
         documents.stream_subscription(features.operation_fragment(feature_set)),
     )
+    yield "subscribe", features.subscribe_mutation(feature_set)
     for name, document in documents.ALL_DOCUMENTS.items():
         if name != "introspection":
             yield name, document
@@ -219,6 +225,24 @@ def test_documents_beyond_the_detected_features_fail():
             ),
             save_type,
         )
+
+
+def test_other_spelling_of_the_webhook_input_is_detected():
+    """One snapshot of Pico's docs spells the input SubscribeRequestInput: a schema
+    that does is recognised, and the registration uses its spelling."""
+    sdl = print_schema(profiles.build_profile_schema("documented"))
+    other = build_schema(sdl.replace("SubscribeRequest_Input", "SubscribeRequestInput"))
+    for schema, expected in (
+        (profiles.build_profile_schema("documented"), False),
+        (other, True),
+    ):
+        result = graphql_sync(schema, features.INTROSPECTION_QUERY)
+        assert result.errors is None
+        found = features.features_from_introspection(result.data)
+        assert (features.SUBSCRIBE_INPUT_SPELLING in found) is expected
+        assert validate(schema, parse(features.subscribe_mutation(found))) == []
+        wrong = features.subscribe_mutation(found ^ {features.SUBSCRIBE_INPUT_SPELLING})
+        assert validate(schema, parse(wrong)) != []
 
 
 @pytest.mark.parametrize("case", CASES, ids=_id)
