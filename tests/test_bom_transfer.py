@@ -367,6 +367,9 @@ class TestBomTransfer(TransferMixin, PicoCase):
 class TestBomTransferFeatureMissing(TransferMixin, PicoCase):
     """A Pico without the alpha API (the simulator's default): a clear error."""
 
+    # Telling "missing" from "not asked" needs Pico to answer introspection.
+    simulator_options = {"introspection": True}
+
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
