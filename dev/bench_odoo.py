@@ -387,10 +387,11 @@ def inprocess(env, params):
 
 def catalogue(env, params):
     """Synchronize a large catalogue: fetch, first sync, re-sync, memory."""
+    tag = params.get("tag", "")
     backends = env["pico.backend"].create(
         [
             {
-                "name": f"Benchmark: catalogue {letter}",
+                "name": f"Benchmark: catalogue {tag} {letter}",
                 "endpoint_url": params["endpoint_url"],
                 "api_token": params["api_token"],
                 "read_timeout": 300,
@@ -417,13 +418,15 @@ def catalogue(env, params):
     resync_ms, resync_queries, restats = _timed(
         env, lambda: operations._pico_sync_backend(first)
     )
-    gc.collect()
-    tracemalloc.start()
-    traced_ms, _queries, _stats = _timed(
-        env, lambda: operations._pico_sync_backend(second)
-    )
-    _current, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
+    traced_ms = peak = None
+    if params.get("trace", True):
+        gc.collect()
+        tracemalloc.start()
+        traced_ms, _queries, _stats = _timed(
+            env, lambda: operations._pico_sync_backend(second)
+        )
+        _current, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
     return {
         "listed": listed,
         "links": links,
@@ -437,7 +440,7 @@ def catalogue(env, params):
         "resync_stats": dict(restats),
         "rss_peak_growth_mib": (rss_after - rss_before) / 1024,
         "rss_peak_mib": rss_after / 1024,
-        "tracemalloc_peak_mib": peak / 1024 / 1024,
+        "tracemalloc_peak_mib": peak / 1024 / 1024 if peak is not None else None,
         "tracemalloc_sync_ms": traced_ms,
     }
 
@@ -581,4 +584,162 @@ def insight(env, params):
         "rebuild_s": rebuild_s,
         "runs": runs,
         "pivot": results,
+    }
+
+
+# --- Cost curves: MO size ----------------------------------------------------------
+def _widget_mo(env, bom, size):
+    production = env["mrp.production"].create(
+        {
+            "product_id": bom.product_tmpl_id.product_variant_id.id,
+            "bom_id": bom.id,
+            "product_qty": size,
+        }
+    )
+    env.cr.commit()
+    return production
+
+
+def _odoo_one_of(env, production, serial):
+    """Odoo's own produce-one-unit-and-backorder of an MO, in one transaction."""
+
+    def produce():
+        lot = env["stock.lot"].create(
+            {"name": serial, "product_id": production.product_id.id}
+        )
+        production.lot_producing_ids = [Command.set(lot.ids)]
+        production.qty_producing = 1
+        production.set_qty_producing()
+        return production.with_context(
+            skip_backorder=True,
+            mo_ids_to_backorder=production.ids if production.product_qty > 1 else [],
+        ).button_mark_done()
+
+    ms, queries, _result = _timed(env, produce)
+    production.invalidate_recordset()
+    if production.state != "done":
+        raise RuntimeError(
+            f"Odoo's own mark-done left {production.name} {production.state}"
+        )
+    return ms, queries
+
+
+def curves(env, params):
+    """Confirm and completion cost against the size of the MO (units).
+
+    For each size, alternating a mapped widget BOM (released to Pico on confirm)
+    and an unmapped copy: the confirm transaction (ms, queries); then on the mapped
+    MO the inbox processor applying the completion of its first unit and of the
+    next one (each splits the rest off into a backorder), and on the unmapped MO
+    Odoo's own produce-one-and-backorder, for reference.
+    """
+    ref = env.ref
+    sizes = params["sizes"]
+    runs = {int(k): v for k, v in params["runs"].items()}
+    stock = ref("stock.warehouse0").lot_stock_id
+    quants = env["stock.quant"]
+    total = 2 * sum(size * runs[size] for size in sizes) + 50
+    quants._update_available_quantity(
+        ref("mrp_pico_mes.product_pico_widget_body"), stock, total
+    )
+    quants._update_available_quantity(
+        ref("mrp_pico_mes.product_pico_screw"), stock, 4 * total
+    )
+    backend = ref("mrp_pico_mes.pico_backend_demo")
+    mapped = ref("mrp_pico_mes.mrp_bom_pico_widget")
+    unmapped = mapped.copy(
+        {
+            "code": "Benchmark curve, not for Pico",
+            "sequence": 100,
+            "pico_operation_id": False,
+            "pico_backend_id": False,
+        }
+    )
+    env.cr.commit()
+    completions = _Completions()
+    events = env["pico.event"].sudo()
+    out = {
+        size: {
+            key: []
+            for key in (
+                "confirm_mapped",
+                "confirm_mapped_q",
+                "confirm_unmapped",
+                "confirm_unmapped_q",
+                "complete_first",
+                "complete_first_q",
+                "complete_next",
+                "complete_next_q",
+                "odoo_first",
+                "odoo_first_q",
+            )
+        }
+        for size in sizes
+    }
+    serial = iter(range(1, 10**6))
+    run = int(time.time()) % 100000  # serials stay unique when a database is reused
+
+    def complete(unit, production):
+        body = completions.body(unit, f"BENCH-C-{run}-{next(serial):06d}", [])
+        intake = inbox.intake(inbox.COMPLETION, body, backend.id)
+        event, _created = events._pico_store(
+            backend, intake, "webhook", payload=json.dumps(body)
+        )
+        env.cr.commit()
+        ms, queries, _n = _timed(env, lambda: events._process_events(ids=event.ids))
+        event.invalidate_recordset()
+        production.invalidate_recordset()
+        if event.state != "done" or production.state != "done":
+            raise RuntimeError(
+                f"curve: event {event.state} ({event.error}), MO {production.state}"
+            )
+        return ms, queries
+
+    warm = [(size, True) for size in sizes[:2]]
+    plan = warm + [
+        (size, False)
+        for number in range(max(runs.values()))
+        for size in sizes
+        if number < runs[size]
+    ]
+    for number, (size, warmup) in enumerate(plan):
+        kinds = [("mapped", mapped), ("unmapped", unmapped)]
+        productions = {}
+        for kind, bom in kinds if number % 2 else kinds[::-1]:
+            production = _widget_mo(env, bom, size)
+            ms, queries, _r = _timed(env, production.action_confirm)
+            productions[kind] = production
+            if not warmup:
+                out[size][f"confirm_{kind}"].append(ms)
+                out[size][f"confirm_{kind}_q"].append(queries)
+        production = productions["mapped"]
+        units = production.pico_work_order_ids
+        exchanges = (
+            env["pico.exchange"]
+            .sudo()
+            .search_count([("production_id", "=", production.id)])
+        )
+        if len(units) != size or exchanges != size:
+            raise RuntimeError(f"{size}-unit MO: {len(units)} units, {exchanges} rows")
+        first = units.sorted("order_index")[:1]
+        ms, queries = complete(first, production)
+        timings = [("complete_first", ms, queries)]
+        if size > 1:
+            backorder = (units - first).production_id
+            if len(backorder) != 1 or len(backorder.pico_work_order_ids) != size - 1:
+                raise RuntimeError(f"{size}-unit MO: backorder {backorder}")
+            second = backorder.pico_work_order_ids.sorted("order_index")[:1]
+            ms, queries = complete(second, backorder)
+            timings.append(("complete_next", ms, queries))
+        ms, queries = _odoo_one_of(
+            env, productions["unmapped"], f"BENCH-O-{run}-{next(serial):06d}"
+        )
+        timings.append(("odoo_first", ms, queries))
+        if not warmup:
+            for key, ms, queries in timings:
+                out[size][key].append(ms)
+                out[size][f"{key}_q"].append(queries)
+    return {
+        str(size): {key: _summary(values) for key, values in row.items()}
+        for size, row in out.items()
     }

@@ -699,13 +699,13 @@ class OdooRun:
             HOST,
         ]
 
-    def install(self, log_name="odoo-install"):
+    def install(self, log_name="odoo-install", modules=MODULE):
         """Create the database with the addon and demo data; raise on failure."""
         log = self.run_dir / f"{log_name}.log"
         cmd = self.odoo.command(
             *self.base_args(),
             "-i",
-            MODULE,
+            modules,
             "--with-demo",
             "--stop-after-init",
             f"--http-port={free_port()}",
@@ -751,10 +751,19 @@ class OdooRun:
             + "\n".join((result.stdout + result.stderr).strip().splitlines()[-40:])
         )
 
-    def start_server(self, http_port, workers=0, cron_threads=3, extra=()):
-        """Start the HTTP server with cron threads/workers; wait until it answers."""
+    @property
+    def addons_dir(self):
+        """The folder of the addons path that holds the link to this repository."""
+        return Path(self.addons_path.rsplit(",", 1)[-1])
+
+    def start_server(self, http_port, workers=0, cron_threads=3, extra=(), name="odoo"):
+        """Start the HTTP server with cron threads/workers; wait until it answers.
+
+        `name` names the service and its log (<name>-server.log): a second server
+        on the same database gets another name.
+        """
         self.http_port = http_port
-        log = self.run_dir / "odoo-server.log"
+        log = self.run_dir / f"{name}-server.log"
         cmd = self.odoo.command(
             # -d alone (no --db-filter) makes a mono-database server: with a filter,
             # every request without a session (webhooks) lists the databases over a
@@ -767,7 +776,7 @@ class OdooRun:
             f"--logfile={log}",
             *extra,
         )
-        service = spawn(self.run_dir, "odoo", cmd)
+        service = spawn(self.run_dir, name, cmd)
         health = f"{self.url}/web/health"
         with contextlib.suppress(HarnessError):
             wait_until(lambda: http_ok(health) or not service.alive(), 180, 0.2, "Odoo")

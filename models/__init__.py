@@ -23,6 +23,7 @@ from . import mrp_production_release
 from . import mrp_workorder
 from . import stock_lot
 from . import pico_completion
+from . import stock_move
 from . import pico_topic
 from . import pico_loss_reason
 from . import pico_defect_class

@@ -7,6 +7,7 @@ from odoo.tools import SQL
 
 from ..core import units as unit_rules
 from ..core.units import RELEASABLE_MO_STATES, STATES, UNSTARTED_STATES
+from .stock_move import DEFER_SERIAL_LINES
 
 # Context key: the caller keeps the Pico units in line itself (splits).
 SKIP_QTY_SYNC = "pico_skip_qty_sync"
@@ -145,14 +146,19 @@ class MrpProduction(models.Model):
                 cancel_remaining_qty=cancel_remaining_qty,
                 set_consumed_qty=set_consumed_qty,
             )
+        # Backorders get no finished move line per serial (see stock_move.py): the
+        # cost of a completion must not grow with the size of the order.
         result = super(
-            MrpProduction, self.with_context(**{SKIP_QTY_SYNC: True})
+            MrpProduction,
+            self.with_context(**{SKIP_QTY_SYNC: True, DEFER_SERIAL_LINES: True}),
         )._split_productions(
             amounts=amounts,
             cancel_remaining_qty=cancel_remaining_qty,
             set_consumed_qty=set_consumed_qty,
         )
-        result = result.with_context(**{SKIP_QTY_SYNC: False})
+        result = result.with_context(
+            **{SKIP_QTY_SYNC: False, DEFER_SERIAL_LINES: False}
+        )
         # The result lists each original followed by its backorders.
         current, backorders = None, {}
         for production in result:

@@ -132,10 +132,11 @@ class PicoEvent(models.Model):
     # --- Doors -----------------------------------------------------------------
     @api.model
     def _pico_store(self, backend, intake, source, payload=None, topic=None):
-        """Store an accepted event once; return (event, created)."""
-        existing = self._pico_find(backend, intake.key)
-        if existing:
-            return existing, False
+        """Store an accepted event once; return (event, created).
+
+        No look-up first: the INSERT ... ON CONFLICT of `_pico_create_once` finds a
+        duplicate anyway, and a new event (the usual case) is one query cheaper.
+        """
         vals = {
             "backend_id": backend.id,
             "event_type": intake.event_type,

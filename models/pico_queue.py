@@ -14,6 +14,7 @@ from odoo.modules import module as odoo_module
 from odoo.tools import SQL, config
 
 from ..core.claim import claim_one
+from . import cron_wakeup
 
 _logger = logging.getLogger(__name__)
 
@@ -95,9 +96,7 @@ class PicoQueue(models.AbstractModel):
     @api.model
     def _pico_trigger(self, at=None):
         """Ask the queue's cron to run now (or at `at`); takes effect on commit."""
-        cron = self.env.ref(self._pico_cron_xmlid, False)
-        if cron:
-            cron.sudo()._trigger(at)
+        cron_wakeup.wake(self.env, self._pico_cron_xmlid, at)
 
     # --- Run loop ----------------------------------------------------------------
     @api.model

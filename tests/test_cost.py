@@ -1,0 +1,127 @@
+# Copyright 2026 The mrp_pico_mes authors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""What keeps the cost of the work flat: cron wake-ups, backorders of big orders."""
+
+import select
+import time
+
+import psycopg2
+
+from odoo import sql_db
+from odoo.tests import TransactionCase, tagged
+
+from ..core import inbox
+from ..models import cron_wakeup
+from .common import PicoCase
+from .test_complete import CompletionMixin
+
+PROCESSOR = "mrp_pico_mes.ir_cron_pico_event_process"
+
+
+@tagged("post_install", "-at_install", "pico_cost")
+class TestCronWakeup(TransactionCase):
+    def _due_triggers(self, cron):
+        self.env.cr.execute(
+            "SELECT count(*) FROM ir_cron_trigger WHERE cron_id = %s "
+            "AND call_at <= (now() AT TIME ZONE 'UTC')",
+            [cron.id],
+        )
+        return self.env.cr.fetchone()[0]
+
+    def test_one_trigger_while_one_is_pending(self):
+        """Many events in a row add one due trigger, not one each."""
+        cron = self.env.ref(PROCESSOR)
+        self.env["ir.cron.trigger"].search([("cron_id", "=", cron.id)]).unlink()
+        for _event in range(5):
+            cron_wakeup.wake(self.env, PROCESSOR)
+        self.assertEqual(self._due_triggers(cron), 1)
+        # A later time is Odoo's own trigger, kept as such.
+        later = cron_wakeup.fields.Datetime.now().replace(year=2100)
+        cron_wakeup.wake(self.env, PROCESSOR, at=later)
+        self.assertEqual(
+            self.env["ir.cron.trigger"].search_count(
+                [("cron_id", "=", cron.id), ("call_at", "=", later)]
+            ),
+            1,
+        )
+
+    def test_no_trigger_for_an_inactive_cron(self):
+        cron = self.env.ref(PROCESSOR)
+        self.env["ir.cron.trigger"].search([("cron_id", "=", cron.id)]).unlink()
+        cron.active = False
+        cron_wakeup.wake(self.env, PROCESSOR)
+        self.assertEqual(self._due_triggers(cron), 0)
+
+    def test_notify_reaches_cron_listeners(self):
+        """The kept connection sends what Odoo's cron workers listen for."""
+        _name, info = sql_db.connection_info_for("postgres")
+        listener = psycopg2.connect(**info)
+        listener.autocommit = True
+        try:
+            with listener.cursor() as cursor:
+                cursor.execute("LISTEN cron_trigger")
+            dbname = self.env.cr.dbname
+            for _call in range(2):  # the second call reuses the connection
+                self.assertTrue(cron_wakeup.notify(dbname))
+            received = []
+            deadline = time.monotonic() + 5
+            while len(received) < 2 and time.monotonic() < deadline:
+                select.select([listener], [], [], 0.5)
+                listener.poll()
+                while listener.notifies:
+                    received.append(listener.notifies.pop(0).payload)
+            self.assertEqual(received[:2], [dbname, dbname])
+        finally:
+            listener.close()
+
+
+@tagged("post_install", "-at_install", "pico_cost")
+class TestBigOrderBackorders(CompletionMixin, PicoCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls._setup_drone()
+
+    def _complete(self, production, index, serial, motor, fc):
+        completion = self.simulator.complete_order(
+            self._external_id(production),
+            index,
+            operationId="op-drone",
+            **self._completion_fields(serial, motor, fc),
+        )
+        self.post_completion(completion)
+        self.assertEqual(self._process(), 1)
+
+    def post_completion(self, completion):
+        body = self._webhook_body(completion)
+        intake = inbox.intake(inbox.COMPLETION, body, self.backend.id)
+        self.env["pico.event"].sudo()._pico_store(self.backend, intake, "webhook")
+
+    def test_backorders_get_no_line_per_serial_and_still_produce(self):
+        """Each completion splits the rest off without one move line per unit."""
+        production = self._mo(qty=3)
+        finished = production.move_finished_ids.filtered(
+            lambda m: m.product_id == self.drone
+        )
+        self.assertEqual(len(finished.move_line_ids), 3, "Odoo's own at confirm")
+
+        self._complete(production, 0, "DR-3001", "M-1", "F-1")
+        backorder = self._group(production) - production
+        self.assertEqual(backorder.product_qty, 2)
+        backorder_finished = backorder.move_finished_ids.filtered(
+            lambda m: m.product_id == self.drone
+        )
+        self.assertFalse(backorder_finished.move_line_ids)
+
+        self._complete(production, 1, "DR-3002", "M-2", "F-2")
+        self._complete(production, 2, "DR-3003", "M-3", "F-3")
+        group = self._group(production)
+        self.assertEqual(len(group), 3)
+        self.assertEqual(set(group.mapped("state")), {"done"})
+        self.assertEqual(
+            sorted(group.lot_producing_ids.mapped("name")),
+            ["DR-3001", "DR-3002", "DR-3003"],
+        )
+        for lot in group.lot_producing_ids:
+            self.assertEqual(self._on_hand(self.drone, lot), 1)
+        self.assertEqual(self._on_hand(self.drone), 3)
