@@ -82,6 +82,19 @@ class TestBigOrderBackorders(CompletionMixin, PicoCase):
         super().setUpClass()
         cls._setup_drone()
 
+    def _mo(self, qty=1):
+        production = self.env["mrp.production"].create(
+            {"product_id": self.drone.id, "bom_id": self.bom.id, "product_qty": qty}
+        )
+        production.action_confirm()
+        self.env["pico.exchange"].sudo()._send_due()
+        return production
+
+    def _process(self):
+        count = self.env["pico.event"]._process_events()
+        self.env.invalidate_all()
+        return count
+
     def _complete(self, production, index, serial, motor, fc):
         completion = self.simulator.complete_order(
             self._external_id(production),
