@@ -388,6 +388,8 @@ class TestCompletion(CompletionMixin, PicoHttpCase):
     # --- Held, dead, replay ------------------------------------------------------
     def test_completion_before_order_is_held_then_applied(self):
         """A completion for an order Odoo does not know yet waits, then applies."""
+        # Not due again by the clock inside one run, however slow the machine.
+        self.backend.retry_base_delay = 600
         production = self.make_mo(confirm=False)
         external_id = self._external_id(production)
         completion = self.simulator.complete_order(
