@@ -73,7 +73,8 @@ def _pending(cr, cron_id):
         with cr.savepoint(flush=False):
             cr.execute(
                 "SELECT id FROM ir_cron_trigger "
-                "WHERE cron_id = %s AND call_at <= (now() AT TIME ZONE 'UTC') "
+                "WHERE cron_id = %s "
+                "AND call_at <= (clock_timestamp() AT TIME ZONE 'UTC') "
                 "LIMIT 1 FOR KEY SHARE SKIP LOCKED",
                 [cron_id],
                 log_exceptions=False,

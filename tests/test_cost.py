@@ -23,7 +23,7 @@ class TestCronWakeup(TransactionCase):
     def _due_triggers(self, cron):
         self.env.cr.execute(
             "SELECT count(*) FROM ir_cron_trigger WHERE cron_id = %s "
-            "AND call_at <= (now() AT TIME ZONE 'UTC')",
+            "AND call_at <= (clock_timestamp() AT TIME ZONE 'UTC')",
             [cron.id],
         )
         return self.env.cr.fetchone()[0]
