@@ -48,8 +48,10 @@ import hashlib
 import json
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from html.parser import HTMLParser
+
+from .mapping import Change
 
 ID_PATTERN = re.compile(r"^[a-z0-9_]{3,50}$", re.IGNORECASE)
 MIN_LENGTH = 3
@@ -107,17 +109,11 @@ MESSAGES = {
 }
 
 
-@dataclass(frozen=True)
-class Problem:
-    """A reason a BOM cannot be sent; `template % params` is the message."""
+class Problem(Change):
+    """A reason a BOM cannot be sent; `template % params` is the message.
 
-    code: str
-    template: str
-    params: dict = field(default_factory=dict, compare=False)
-
-    @property
-    def message(self):
-        return self.template % self.params
+    The same coded, translatable message as a mapping change (core.mapping).
+    """
 
 
 def _problem(code, **params):
