@@ -409,6 +409,11 @@ class PicoEvent(models.Model):
                 # serialization failure here, before any work, instead of a failed
                 # UPDATE that Odoo would log as an ERROR.
                 production._pico_lock_rows()
+                # And the stock it makes and consumes, which planners' orders
+                # reserve at the same time (see stock.quant._pico_lock_products).
+                self.env["stock.quant"]._pico_lock_products(
+                    production.product_id | production.move_raw_ids.product_id
+                )
             return handler.with_company(self.backend_id.company_id)._pico_handle_event(
                 self
             )

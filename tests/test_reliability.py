@@ -348,6 +348,78 @@ class TestRaces(CommittedMixin, TransactionCase):
             self.assertEqual(unit.last_error, "Pico answered 503")
             self.assertEqual(unit.station, "Line 9")
 
+    def _consume_meanwhile(self, ids):
+        """Another transaction (a worker, a planner) takes components, committed."""
+        with self.registry.cursor() as cr:
+            cr.execute(
+                "UPDATE stock_quant SET quantity = quantity - 1 "
+                "WHERE product_id = %s AND location_id = %s",
+                (ids["products"][1], ids["stock"]),
+            )
+            self.assertEqual(cr.rowcount, 1)
+            cr.commit()  # pylint: disable=invalid-commit
+
+    def test_planner_reserving_what_the_processor_consumed_logs_no_error(self):
+        """A planner confirms an order while the processor consumes its components.
+
+        The planner's transaction began before the processor committed; Odoo's
+        reservation query would fail on the changed quant and log an ERROR before
+        Odoo retries the request. The quants are locked first, quietly: the same
+        serialization failure, retried by Odoo, without an ERROR line.
+        """
+        ids = self._committed()
+        with self.registry.cursor() as planner_cr:
+            env = api.Environment(planner_cr, SUPERUSER_ID, {"tracking_disable": True})
+            production = env["mrp.production"].create(
+                {
+                    "product_id": ids["products"][0],
+                    "bom_id": ids["bom"],
+                    "product_qty": 1,
+                }
+            )
+            env.flush_all()  # the planner's snapshot is taken
+            self._consume_meanwhile(ids)
+            with (
+                self.assertNoLogs("odoo.sql_db", level="ERROR"),
+                self.assertRaises(psycopg2.errors.SerializationFailure),
+            ):
+                production.action_confirm()
+                env.flush_all()
+            planner_cr.rollback()
+            env.transaction.clear()
+            # Retried on a fresh snapshot, it reserves as usual.
+            production = env["mrp.production"].create(
+                {
+                    "product_id": ids["products"][0],
+                    "bom_id": ids["bom"],
+                    "product_qty": 1,
+                }
+            )
+            production.action_confirm()
+            self.assertEqual(production.move_raw_ids.quantity, 2)
+            planner_cr.commit()  # pylint: disable=invalid-commit
+
+    def test_processor_consuming_what_a_planner_reserved_logs_no_error(self):
+        """The processor applies a completion whose components a planner's order
+        took since the processor's transaction began: a lost race retried, no
+        ERROR line."""
+        ids = self._committed()
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {"tracking_disable": True})
+            event = env["pico.event"].browse(ids["events"][0])
+            attempt = event._prepare_attempt_vals()  # the snapshot is taken
+            self._consume_meanwhile(ids)
+            with (
+                self.assertNoLogs("odoo.sql_db", level="ERROR"),
+                self.assertRaises(psycopg2.errors.SerializationFailure),
+            ):
+                event._pico_work({}, attempt)
+            cr.rollback()
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            events = self._drain(env, ids["events"][:1])
+            self.assertEqual(events.state, "done")
+
     def test_stop_key_is_unique(self):
         """Whoever records a stop, the database keeps one record per stop key."""
         workcenter = self.env["mrp.workcenter"].create(
