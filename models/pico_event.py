@@ -408,12 +408,9 @@ class PicoEvent(models.Model):
                 # A planner's change committed after this transaction began is a
                 # serialization failure here, before any work, instead of a failed
                 # UPDATE that Odoo would log as an ERROR.
-                production._pico_lock_rows()
-                # And the stock it makes and consumes, which planners' orders
-                # reserve at the same time (see stock.quant._pico_lock_products).
-                self.env["stock.quant"]._pico_lock_products(
-                    production.product_id | production.move_raw_ids.product_id
-                )
+                # The same for the stock it makes and consumes, which planners'
+                # orders reserve at the same time.
+                production._pico_lock_work()
             return handler.with_company(self.backend_id.company_id)._pico_handle_event(
                 self
             )

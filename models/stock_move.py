@@ -41,10 +41,6 @@ class StockMove(models.Model):
         )
         if not moves:
             return
-        backends = (
-            self.env["pico.backend"]
-            .sudo()
-            .search_count([("company_id", "in", moves.company_id.ids)], limit=1)
-        )
-        if backends:
-            self.env["stock.quant"]._pico_lock_products(moves.product_id)
+        quants = self.env["stock.quant"]
+        if quants._pico_connected(moves.company_id):
+            quants._pico_lock_products(moves.product_id)

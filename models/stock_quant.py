@@ -8,6 +8,16 @@ class StockQuant(models.Model):
     _inherit = "stock.quant"
 
     @api.model
+    def _pico_connected(self, companies):
+        """Whether any of `companies` has a Pico backend (its processor at work)."""
+        return bool(
+            companies
+            and self.env["pico.backend"]
+            .sudo()
+            .search_count([("company_id", "in", companies.ids)], limit=1)
+        )
+
+    @api.model
     def _pico_lock_products(self, products):
         """Lock the quants of `products` before working their stock, quietly.
 

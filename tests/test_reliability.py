@@ -399,6 +399,39 @@ class TestRaces(CommittedMixin, TransactionCase):
             self.assertEqual(production.move_raw_ids.quantity, 2)
             planner_cr.commit()  # pylint: disable=invalid-commit
 
+    def test_planner_changing_an_order_the_processor_raced_logs_no_error(self):
+        """A planner reduces or cancels a released order while the processor
+        consumed the same components: retried by Odoo, without an ERROR line."""
+        ids = self._committed()
+
+        def reduce(production):
+            wizard = production.env["change.production.qty"].create(
+                {"mo_id": production.id, "product_qty": 1}
+            )
+            wizard.change_prod_qty()
+
+        def cancel(production):
+            production.action_cancel()
+
+        for change in (reduce, cancel):
+            with self.subTest(change=change.__name__):
+                with self.registry.cursor() as planner_cr:
+                    env = api.Environment(
+                        planner_cr, SUPERUSER_ID, {"tracking_disable": True}
+                    )
+                    production = env["mrp.production"].search(
+                        [("product_id", "=", ids["products"][0])]
+                    )
+                    production.move_raw_ids.quantity  # noqa: B018 - the snapshot
+                    self._consume_meanwhile(ids)
+                    with (
+                        self.assertNoLogs("odoo.sql_db", level="ERROR"),
+                        self.assertRaises(psycopg2.errors.SerializationFailure),
+                    ):
+                        change(production)
+                        env.flush_all()
+                    planner_cr.rollback()
+
     def test_processor_consuming_what_a_planner_reserved_logs_no_error(self):
         """The processor applies a completion whose components a planner's order
         took since the processor's transaction began: a lost race retried, no
