@@ -430,6 +430,9 @@ class PicoOperation(models.Model):
                 stats[status] += 1
                 if status == "created":
                     created.add(info.id)
+            # Write the batch and drop what the ORM cached of it: one sync is one
+            # transaction, and without this its cache grows with the catalogue.
+            self.env.invalidate_all()
             if progress:
                 left = len(todo) - start - len(batch)
                 time_left = self.env["ir.cron"]._commit_progress(
