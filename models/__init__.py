@@ -24,7 +24,6 @@ from . import mrp_workorder
 from . import stock_lot
 from . import pico_completion
 from . import stock_move
-from . import stock_quant
 from . import pico_topic
 from . import pico_loss_reason
 from . import pico_defect_class

@@ -90,7 +90,7 @@ class MrpProduction(models.Model):
         return res
 
     def _action_cancel(self):
-        self._pico_lock_work()
+        self.filtered(lambda p: p.sudo().pico_work_order_ids)._pico_lock_rows()
         res = super()._action_cancel()
         self._pico_cancel_units()
         return res
@@ -123,21 +123,6 @@ class MrpProduction(models.Model):
             ),
             log_exceptions=False,
         )
-
-    def _pico_lock_work(self):
-        """Lock released orders' rows, then the quants of what these orders make
-        and consume (in a company connected to Pico).
-
-        Before a planner's change (cancel, quantity) or the processor's work on
-        them: the inbox processor consumes the same components as other orders at
-        any moment, and Odoo's own stock queries would meet a quant or move that
-        the other committed meanwhile as an ERROR line. Locked first, the lost race
-        is a quiet serialization failure, retried (stock.quant._pico_lock_products).
-        """
-        self.filtered(lambda p: p.sudo().pico_work_order_ids)._pico_lock_rows()
-        quants = self.env["stock.quant"]
-        if quants._pico_connected(self.company_id):
-            quants._pico_lock_products(self.product_id | self.move_raw_ids.product_id)
 
     def write(self, vals):
         if "product_qty" in vals and not self.env.context.get(SKIP_QTY_SYNC):

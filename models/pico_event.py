@@ -408,9 +408,7 @@ class PicoEvent(models.Model):
                 # A planner's change committed after this transaction began is a
                 # serialization failure here, before any work, instead of a failed
                 # UPDATE that Odoo would log as an ERROR.
-                # The same for the stock it makes and consumes, which planners'
-                # orders reserve at the same time.
-                production._pico_lock_work()
+                production._pico_lock_rows()
             return handler.with_company(self.backend_id.company_id)._pico_handle_event(
                 self
             )

@@ -20,27 +20,9 @@ class StockMove(models.Model):
         the unit's own line is made when it is produced (set_qty_producing), with
         Pico's serial, as for any order.
         """
-        self._pico_lock_quants()
         moves = self
         if self.env.context.get(DEFER_SERIAL_LINES):
             moves = self.filtered(
                 lambda move: not (move.production_id and move.has_tracking == "serial")
             )
         return super(StockMove, moves)._action_assign(force_qty=force_qty)
-
-    def _pico_lock_quants(self):
-        """Lock the quants a manufacturing order's reservation will take, quietly.
-
-        Only for orders' moves in a company connected to Pico, where the inbox
-        processor consumes the same components at any moment: a planner's confirm,
-        quantity change or reservation that lost the race is retried by Odoo
-        without an ERROR line (see `stock.quant._pico_lock_products`).
-        """
-        moves = self.filtered(
-            lambda move: move.raw_material_production_id or move.production_id
-        )
-        if not moves:
-            return
-        quants = self.env["stock.quant"]
-        if quants._pico_connected(moves.company_id):
-            quants._pico_lock_products(moves.product_id)

@@ -10,7 +10,6 @@ class ChangeProductionQty(models.TransientModel):
         # Before Odoo changes the component moves: two quantity changes of one
         # released order at once must be serialised on the order's row, or both
         # would number new Pico units from the same highest index
-        # (mrp.production._pico_lock_rows explains how the loser is retried); and
-        # the stock the processor may be consuming for other orders meanwhile.
-        self.mo_id._pico_lock_work()
+        # (mrp.production._pico_lock_rows explains how the loser is retried).
+        self.mo_id.filtered(lambda p: p.sudo().pico_work_order_ids)._pico_lock_rows()
         return super().change_prod_qty()
