@@ -695,7 +695,9 @@ class Bench:
             (f"BD-{tag}-%",),
         )[0]
         produced = self.sql(
-            "SELECT coalesce(sum(qty_produced), 0) FROM mrp_production WHERE id IN %s",
+            "SELECT coalesce(sum(l.quantity), 0) FROM stock_move_line l "
+            "JOIN stock_move m ON m.id = l.move_id "
+            "WHERE m.production_id IN %s AND m.state = 'done'",
             (mo_ids,),
         )[0]
         events = self.sql(
@@ -1389,7 +1391,12 @@ def main(argv=None):
         for phase in (bench.orders_curve, bench.accept, bench.drain):
             try:
                 phase()
-            except (h.HarnessError, requests.RequestException, RuntimeError) as exc:
+            except (
+                h.HarnessError,
+                requests.RequestException,
+                RuntimeError,
+                psycopg2.Error,
+            ) as exc:
                 bench.results.setdefault("errors", {})[phase.__name__] = str(exc)
                 print(f"\n{phase.__name__} failed: {exc}", file=sys.stderr)
         bench.insight()

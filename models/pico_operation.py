@@ -424,7 +424,12 @@ class PicoOperation(models.Model):
             batch = todo[start : start + SYNC_BATCH]
             for info in batch:
                 operation, status = self._pico_apply(
-                    backend, info, "sync", existing=existing.get(info.id)
+                    backend,
+                    info,
+                    "sync",
+                    # Known to be new: no look-up per operation (the catalogue
+                    # was read whole above).
+                    existing=existing.get(info.id, self.browse()),
                 )
                 existing[info.id] = operation
                 stats[status] += 1
