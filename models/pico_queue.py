@@ -23,13 +23,6 @@ TRACEBACK_LIMIT = 20000
 LOCK_NAMESPACE = "mrp_pico_mes:"
 # Seconds before a run that left rows to busy workers looks at them again.
 BUSY_RETRY_DELAY = 2
-# Stop a cron run when Odoo's time budget for it is spent. Odoo 19's
-# ir.cron._commit_progress answers the time left of a soft budget of 10 s from the
-# job's start (MIN_TIME_PER_JOB), not of limit_time_real: a margin of 60 s against
-# it stopped every run after one row and made the next wait for a wake-up
-# (0.5 completions/s drained). One row may still take connect + read timeout (35 s
-# by default) after the budget: well within limit_time_real (120 s).
-CRON_TIME_MARGIN = 0.0
 
 
 def commit_default():
@@ -159,9 +152,12 @@ class PicoQueue(models.AbstractModel):
                         row._pico_follow_up()
                     if commit:
                         left = self.env["ir.cron"]._commit_progress(1)
-                        if left <= CRON_TIME_MARGIN:
-                            # Out of time for this run: come back at once for the
-                            # rest.
+                        if left <= 0:
+                            # Odoo 19 answers the time left of a 10 s budget from
+                            # the job's start (MIN_TIME_PER_JOB), not of
+                            # limit_time_real; once spent, come back at once for
+                            # the rest. One more row may take connect + read
+                            # timeout (35 s): well within limit_time_real (120 s).
                             self._pico_trigger()
                             break
                 finally:
