@@ -7,20 +7,31 @@ Odoo's `ir.cron._trigger` inserts a trigger row and, after the commit, sends
 (the cron workers listen there), which Odoo never pools: about 8 ms and a backend
 process start per call, paid by every webhook and every confirm. Here:
 
-- a due trigger row that no cron run has begun to clear already wakes the cron:
-  the caller adds none, and holds a KEY SHARE lock on that row until it commits,
+- a due trigger row that was due when it was made (its maker notified the
+  workers) and that no cron run has begun to clear already wakes the cron: the
+  caller adds none, and holds a KEY SHARE lock on that row until it commits,
   so that the run which will delete it (Odoo clears due triggers when a run starts)
   waits for this transaction to commit and then sees its rows (a trigger whose run
   has begun is locked or gone: SKIP LOCKED, or a serialization failure, and the
-  caller adds its own);
+  caller adds its own). A trigger made for a later time (a retry, a busy row)
+  wakes nobody when it comes due, since Odoo notifies only for due ones: the cron
+  workers find it at their next poll, up to a minute later, so it does not count;
 - otherwise one trigger row is added (ORM) and, after the commit, the
-  notification goes out on one connection per process kept open for it.
+  notification goes out on one connection per process kept open for it;
+- a trigger for a later time within `ALARM_HORIZON` (a busy row looked at again
+  in 2 s, a retry in 10 s) also gets its notification at that time, from one
+  alarm thread per process: Odoo's cron workers would otherwise find it at their
+  next poll, up to a minute late. If the process is gone by then, the poll still
+  finds the trigger.
 """
 
 import contextlib
+import heapq
 import logging
+import math
 import os
 import threading
+import time
 
 import psycopg2
 from psycopg2 import sql
@@ -34,6 +45,13 @@ _logger = logging.getLogger(__name__)
 _LOCK = threading.Lock()
 _LISTENER_DB = "postgres"
 _state = {"pid": None, "cnx": None}
+# Later wake-ups within this many seconds get their own notification (see above).
+ALARM_HORIZON = 600
+# Seconds after a trigger's time before its notification: the database's clock
+# may be a little behind this process's.
+ALARM_SLACK = 0.5
+# At most this many pending alarms per process (one per database and second).
+ALARM_MAX = 1000
 
 
 def wake(env, xmlid, at=None):
@@ -43,8 +61,13 @@ def wake(env, xmlid, at=None):
         return
     cron = cron.sudo()
     if at is not None and at > fields.Datetime.now():
-        # Later: Odoo's own trigger, which notifies nobody for a future time.
+        # Later: Odoo's own trigger, which notifies nobody for a future time, and
+        # an alarm that does once it is due.
         cron._trigger(at)
+        if cron.active:
+            delay = (at - fields.Datetime.now()).total_seconds() + ALARM_SLACK
+            dbname = env.cr.dbname
+            env.cr.postcommit.add(lambda: notify_later(dbname, delay))
         return
     if not cron.active:
         return
@@ -55,15 +78,19 @@ def wake(env, xmlid, at=None):
     if cr.postcommit.data.get(key):
         return
     cr.postcommit.data[key] = True
-    env["ir.cron.trigger"].sudo().create(
-        {"cron_id": cron.id, "call_at": fields.Datetime.now()}
-    )
+    # Due at the transaction's timestamp, which is also its create_date: the mark
+    # of a trigger whose maker notified (see `_pending`).
+    env["ir.cron.trigger"].sudo().create({"cron_id": cron.id, "call_at": cr.now()})
     dbname = cr.dbname
     cr.postcommit.add(lambda: notify(dbname))
 
 
 def _pending(cr, cron_id):
     """Lock a due trigger of the cron that no run has begun to clear; True if any.
+
+    Only a trigger made due (call_at <= create_date) counts: its maker notified
+    the cron workers. One made for a later time that has come due since was
+    announced to nobody.
 
     Under REPEATABLE READ, a trigger that a run deleted and committed after this
     transaction's snapshot cannot be locked (serialization failure): then nothing
@@ -75,6 +102,7 @@ def _pending(cr, cron_id):
                 "SELECT id FROM ir_cron_trigger "
                 "WHERE cron_id = %s "
                 "AND call_at <= (clock_timestamp() AT TIME ZONE 'UTC') "
+                "AND call_at <= create_date "
                 "LIMIT 1 FOR KEY SHARE SKIP LOCKED",
                 [cron_id],
                 log_exceptions=False,
@@ -110,3 +138,65 @@ def notify(dbname):
                         cnx.close()
                 _state["cnx"] = None
     return False
+
+
+class _Alarms:
+    """One daemon thread per process that notifies databases at given times."""
+
+    def __init__(self):
+        self.cond = threading.Condition()
+        self.pid = None
+        self.heap = []  # (time.monotonic() due, dbname)
+        self.keys = set()  # (dbname, whole second): one alarm each
+        self.thread = None
+
+    def add(self, dbname, delay):
+        if not 0 <= delay <= ALARM_HORIZON:
+            return False
+        due = time.monotonic() + delay
+        key = (dbname, math.ceil(due))
+        with self.cond:
+            if self.pid != os.getpid():
+                # A forked worker inherits the parent's list but not its thread.
+                self.heap, self.keys, self.thread = [], set(), None
+                self.pid = os.getpid()
+            if key in self.keys:
+                return True
+            if len(self.heap) >= ALARM_MAX:
+                return False
+            self.keys.add(key)
+            heapq.heappush(self.heap, (key[1], dbname))
+            if self.thread is None or not self.thread.is_alive():
+                self.thread = threading.Thread(
+                    target=self._loop, name="pico-cron-alarm", daemon=True
+                )
+                self.thread.start()
+            self.cond.notify()
+        return True
+
+    def _loop(self):
+        while True:
+            with self.cond:
+                while not self.heap:
+                    self.cond.wait()
+                due, dbname = self.heap[0]
+                wait = due - time.monotonic()
+                if wait > 0:
+                    self.cond.wait(wait)
+                    continue
+                heapq.heappop(self.heap)
+                self.keys.discard((dbname, due))
+            notify(dbname)
+
+
+_alarms = _Alarms()
+
+
+def notify_later(dbname, delay):
+    """Notify the cron workers of `dbname` in `delay` seconds, from this process.
+
+    Alarms due within the same second are sent once; beyond ALARM_HORIZON, or
+    with ALARM_MAX alarms pending, nothing is scheduled (False): the cron
+    workers' own poll finds the trigger.
+    """
+    return _alarms.add(dbname, delay)

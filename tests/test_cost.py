@@ -4,6 +4,7 @@
 
 import select
 import time
+from datetime import timedelta
 
 import psycopg2
 
@@ -45,6 +46,28 @@ class TestCronWakeup(TransactionCase):
             1,
         )
 
+    def test_a_trigger_made_for_later_does_not_stand_for_a_wake_up(self):
+        """A retry's trigger that came due was announced to no cron worker: a new
+        event adds its own trigger (and notification) instead of waiting for the
+        workers' next poll."""
+        cron = self.env.ref(PROCESSOR)
+        self.env["ir.cron.trigger"].search([("cron_id", "=", cron.id)]).unlink()
+        later = cron_wakeup.fields.Datetime.now() + timedelta(seconds=5)
+        cron_wakeup.wake(self.env, PROCESSOR, at=later)
+        self.assertEqual(self._due_triggers(cron), 0)
+        # A minute passes: the trigger made for later is due now.
+        self.env.cr.execute(
+            "UPDATE ir_cron_trigger SET call_at = call_at - interval '70 seconds', "
+            "create_date = create_date - interval '70 seconds' WHERE cron_id = %s",
+            [cron.id],
+        )
+        self.assertEqual(self._due_triggers(cron), 1)
+        cron_wakeup.wake(self.env, PROCESSOR)
+        self.assertEqual(self._due_triggers(cron), 2)
+        # That one was made due (its maker notifies): the next event adds none.
+        cron_wakeup.wake(self.env, PROCESSOR)
+        self.assertEqual(self._due_triggers(cron), 2)
+
     def test_no_trigger_for_an_inactive_cron(self):
         cron = self.env.ref(PROCESSOR)
         self.env["ir.cron.trigger"].search([("cron_id", "=", cron.id)]).unlink()
@@ -52,27 +75,48 @@ class TestCronWakeup(TransactionCase):
         cron_wakeup.wake(self.env, PROCESSOR)
         self.assertEqual(self._due_triggers(cron), 0)
 
-    def test_notify_reaches_cron_listeners(self):
-        """The kept connection sends what Odoo's cron workers listen for."""
+    def _listen(self):
         _name, info = sql_db.connection_info_for("postgres")
         listener = psycopg2.connect(**info)
         listener.autocommit = True
-        try:
-            with listener.cursor() as cursor:
-                cursor.execute("LISTEN cron_trigger")
-            dbname = self.env.cr.dbname
-            for _call in range(2):  # the second call reuses the connection
-                self.assertTrue(cron_wakeup.notify(dbname))
-            received = []
-            deadline = time.monotonic() + 5
-            while len(received) < 2 and time.monotonic() < deadline:
-                select.select([listener], [], [], 0.5)
-                listener.poll()
-                while listener.notifies:
-                    received.append(listener.notifies.pop(0).payload)
-            self.assertEqual(received[:2], [dbname, dbname])
-        finally:
-            listener.close()
+        with listener.cursor() as cursor:
+            cursor.execute("LISTEN cron_trigger")
+        self.addCleanup(listener.close)
+        return listener
+
+    def _received(self, listener, until, count=1):
+        received = []
+        while len(received) < count and time.monotonic() < until:
+            select.select([listener], [], [], 0.1)
+            listener.poll()
+            while listener.notifies:
+                received.append(listener.notifies.pop(0).payload)
+        return received
+
+    def test_notify_reaches_cron_listeners(self):
+        """The kept connection sends what Odoo's cron workers listen for."""
+        listener = self._listen()
+        dbname = self.env.cr.dbname
+        for _call in range(2):  # the second call reuses the connection
+            self.assertTrue(cron_wakeup.notify(dbname))
+        received = self._received(listener, time.monotonic() + 5, count=2)
+        self.assertEqual(received[:2], [dbname, dbname])
+
+    def test_a_later_wake_up_is_announced_at_its_time(self):
+        """A trigger for later gets its notification then, not at the workers'
+        next poll; two for the same second get one."""
+        listener = self._listen()
+        dbname = self.env.cr.dbname
+        started = time.monotonic()
+        self.assertTrue(cron_wakeup.notify_later(dbname, 1.5))
+        self.assertTrue(cron_wakeup.notify_later(dbname, 1.5))
+        self.assertEqual(self._received(listener, started + 1.0), [])
+        self.assertEqual(self._received(listener, started + 10), [dbname])
+        self.assertEqual(self._received(listener, time.monotonic() + 1.5), [])
+        # Beyond the horizon the workers' poll is as good: nothing scheduled.
+        self.assertFalse(
+            cron_wakeup.notify_later(dbname, cron_wakeup.ALARM_HORIZON + 1)
+        )
 
 
 @tagged("post_install", "-at_install", "pico_cost")
