@@ -56,10 +56,12 @@ ALARM_MAX = 1000
 
 def wake(env, xmlid, at=None):
     """Have the cron `xmlid` run as soon as this transaction commits (or at `at`)."""
-    cron = env.ref(xmlid, raise_if_not_found=False)
-    if not cron:
+    # The id from Odoo's cached xmlid look-up: no query (env.ref would check that
+    # the record exists, and `active` would read the whole cron).
+    cron_id = env["ir.model.data"]._xmlid_to_res_id(xmlid)
+    if not cron_id:
         return
-    cron = cron.sudo()
+    cron = env["ir.cron"].sudo().browse(cron_id)
     if at is not None and at > fields.Datetime.now():
         # Later: Odoo's own trigger, which notifies nobody for a future time, and
         # an alarm that does once it is due.
@@ -69,13 +71,16 @@ def wake(env, xmlid, at=None):
             dbname = env.cr.dbname
             env.cr.postcommit.add(lambda: notify_later(dbname, delay))
         return
-    if not cron.active:
-        return
     cr = env.cr
-    if _pending(cr, cron.id):
-        return
-    key = f"mrp_pico_mes.wake.{cron.id}"
+    key = f"mrp_pico_mes.wake.{cron_id}"
     if cr.postcommit.data.get(key):
+        return
+    # The query below reads the tables directly: write what the ORM holds first
+    # (nothing, usually: no query then).
+    env["ir.cron"].flush_model(["active"])
+    env["ir.cron.trigger"].flush_model()
+    active, pending = _pending(cr, cron_id)
+    if not active or pending:
         return
     cr.postcommit.data[key] = True
     # Due at the transaction's timestamp, which is also its create_date: the mark
@@ -86,7 +91,9 @@ def wake(env, xmlid, at=None):
 
 
 def _pending(cr, cron_id):
-    """Lock a due trigger of the cron that no run has begun to clear; True if any.
+    """(whether the cron is active, whether a due trigger already wakes it).
+
+    One query: it locks a due trigger of the cron that no run has begun to clear.
 
     Only a trigger made due (call_at <= create_date) counts: its maker notified
     the cron workers. One made for a later time that has come due since was
@@ -99,17 +106,20 @@ def _pending(cr, cron_id):
     try:
         with cr.savepoint(flush=False):
             cr.execute(
-                "SELECT id FROM ir_cron_trigger "
-                "WHERE cron_id = %s "
-                "AND call_at <= (clock_timestamp() AT TIME ZONE 'UTC') "
-                "AND call_at <= create_date "
-                "LIMIT 1 FOR KEY SHARE SKIP LOCKED",
+                "SELECT c.active, t.id IS NOT NULL FROM ir_cron c "
+                "LEFT JOIN LATERAL (SELECT id FROM ir_cron_trigger "
+                "  WHERE cron_id = c.id "
+                "  AND call_at <= (clock_timestamp() AT TIME ZONE 'UTC') "
+                "  AND call_at <= create_date "
+                "  LIMIT 1 FOR KEY SHARE SKIP LOCKED) t ON TRUE "
+                "WHERE c.id = %s",
                 [cron_id],
                 log_exceptions=False,
             )
-            return bool(cr.fetchone())
+            row = cr.fetchone()
     except psycopg2.errors.SerializationFailure:
-        return False
+        return True, False
+    return (row[0], row[1]) if row else (False, False)
 
 
 def notify(dbname):

@@ -253,27 +253,32 @@ class PicoEvent(models.Model):
                 and name not in vals
             ]
         )
-        now = self.env.cr.now()
         values = {
             **defaults,
             **vals,
             "company_id": backend.company_id.id,
             "create_uid": self.env.uid,
             "write_uid": self.env.uid,
-            "create_date": now,
-            "write_date": now,
         }
         columns = [name for name in values if name in self._fields]
         params = [
-            self._fields[name].convert_to_column_insert(values[name], self, values)
+            SQL(
+                "%s",
+                self._fields[name].convert_to_column_insert(values[name], self, values),
+            )
             for name in columns
         ]
+        # The transaction's timestamp, as the ORM writes it, without asking for it
+        # in a query of its own.
+        now = SQL("(now() AT TIME ZONE 'UTC')")
         query = SQL(
-            "INSERT INTO %s (%s) VALUES %s "
+            "INSERT INTO %s (%s) VALUES (%s) "
             "ON CONFLICT (backend_id, idempotency_key) DO NOTHING RETURNING id",
             SQL.identifier(self._table),
-            SQL(", ").join(SQL.identifier(name) for name in columns),
-            tuple(params),
+            SQL(", ").join(
+                SQL.identifier(name) for name in [*columns, "create_date", "write_date"]
+            ),
+            SQL(", ").join([*params, now, now]),
         )
         cr = self.env.cr
         self.env.flush_all()
