@@ -15,7 +15,7 @@ class PicoWebhookController(http.Controller):
     It never applies an event: the inbox processor does, after the answer. The route
     is public because Pico has no Odoo session; the backend is found by the opaque
     key in the URL and the caller proven by the backend's shared secret, and only
-    `pico.event._pico_store` runs with elevated rights.
+    `pico.event._pico_accept` runs with elevated rights.
     """
 
     @http.route(
@@ -27,21 +27,12 @@ class PicoWebhookController(http.Controller):
         save_session=False,
     )
     def pico_webhook(self, key, kind, **_kwargs):
-        # One query, and only the columns the door reads (a plain search would be
-        # followed by a read of the whole backend).
-        backend = (
-            request.env["pico.backend"]
-            .sudo()
-            .search_fetch(
-                [("webhook_key", "=", key)],
-                ["company_id", "webhook_secret", "webhook_require_hmac"],
-                limit=1,
-            )
-        )
-        if not backend or kind not in webhook.KINDS:
+        door = request.env["pico.backend"].sudo()._pico_door(key)
+        if not door or kind not in webhook.KINDS:
             return self._answer(
                 404, {"error": "not_found", "message": "unknown webhook"}
             )
+        backend_id, company_id, secret, require_hmac = door
         httprequest = request.httprequest
         try:
             webhook.check_size(httprequest.content_length)
@@ -50,19 +41,21 @@ class PicoWebhookController(http.Controller):
                 kind,
                 httprequest.headers,
                 body,
-                backend.webhook_secret,
-                backend.webhook_require_hmac,
-                backend.id,
+                secret,
+                require_hmac,
+                backend_id,
                 time.time(),
             )
         except webhook.Rejection as rejection:
             return self._answer(rejection.status, rejection.body)
-        events = request.env["pico.event"].sudo().with_company(backend.company_id)
-        event, created = events._pico_store(
-            backend, intake, "webhook", payload=body.decode("utf-8", "replace")
+        events = request.env["pico.event"].sudo().with_company(company_id)
+        event, created = events._pico_accept(
+            events.env["pico.backend"].browse(backend_id),
+            intake,
+            "webhook",
+            payload=body.decode("utf-8", "replace"),
+            company_id=company_id,
         )
-        if created:
-            events._pico_trigger()
         return self._answer(
             202 if created else 200,
             {"status": "accepted" if created else "duplicate", "event_id": event.id},

@@ -37,6 +37,7 @@ import psycopg2
 from psycopg2 import sql
 
 from odoo import fields, sql_db
+from odoo.tools import SQL
 
 from odoo.addons.base.models.ir_cron import ODOO_NOTIFY_FUNCTION
 
@@ -56,15 +57,13 @@ ALARM_MAX = 1000
 
 def wake(env, xmlid, at=None):
     """Have the cron `xmlid` run as soon as this transaction commits (or at `at`)."""
-    # The id from Odoo's cached xmlid look-up: no query (env.ref would check that
-    # the record exists, and `active` would read the whole cron).
-    cron_id = env["ir.model.data"]._xmlid_to_res_id(xmlid)
+    cron_id = get_cron_id(env, xmlid)
     if not cron_id:
         return
-    cron = env["ir.cron"].sudo().browse(cron_id)
     if at is not None and at > fields.Datetime.now():
         # Later: Odoo's own trigger, which notifies nobody for a future time, and
         # an alarm that does once it is due.
+        cron = env["ir.cron"].sudo().browse(cron_id)
         cron._trigger(at)
         if cron.active:
             delay = (at - fields.Datetime.now()).total_seconds() + ALARM_SLACK
@@ -72,54 +71,101 @@ def wake(env, xmlid, at=None):
             env.cr.postcommit.add(lambda: notify_later(dbname, delay))
         return
     cr = env.cr
-    key = f"mrp_pico_mes.wake.{cron_id}"
-    if cr.postcommit.data.get(key):
+    if cr.postcommit.data.get(_key(cron_id)):
         return
-    # The query below reads the tables directly: write what the ORM holds first
+    # The statement reads the tables directly: write what the ORM holds first
     # (nothing, usually: no query then).
     env["ir.cron"].flush_model(["active"])
     env["ir.cron.trigger"].flush_model()
-    active, pending = _pending(cr, cron_id)
-    if not active or pending:
-        return
-    cr.postcommit.data[key] = True
-    # Due at the transaction's timestamp, which is also its create_date: the mark
-    # of a trigger whose maker notified (see `_pending`).
-    env["ir.cron.trigger"].sudo().create({"cron_id": cron.id, "call_at": cr.now()})
-    dbname = cr.dbname
-    cr.postcommit.add(lambda: notify(dbname))
-
-
-def _pending(cr, cron_id):
-    """(whether the cron is active, whether a due trigger already wakes it).
-
-    One query: it locks a due trigger of the cron that no run has begun to clear.
-
-    Only a trigger made due (call_at <= create_date) counts: its maker notified
-    the cron workers. One made for a later time that has come due since was
-    announced to nobody.
-
-    Under REPEATABLE READ, a trigger that a run deleted and committed after this
-    transaction's snapshot cannot be locked (serialization failure): then nothing
-    is pending for this transaction, which adds its own.
-    """
     try:
         with cr.savepoint(flush=False):
             cr.execute(
-                "SELECT c.active, t.id IS NOT NULL FROM ir_cron c "
-                "LEFT JOIN LATERAL (SELECT id FROM ir_cron_trigger "
-                "  WHERE cron_id = c.id "
-                "  AND call_at <= (clock_timestamp() AT TIME ZONE 'UTC') "
-                "  AND call_at <= create_date "
-                "  LIMIT 1 FOR KEY SHARE SKIP LOCKED) t ON TRUE "
-                "WHERE c.id = %s",
-                [cron_id],
+                SQL(
+                    "WITH %s SELECT (SELECT id FROM trig)",
+                    _wake_ctes(cron_id, env.uid, SQL("TRUE")),
+                ),
                 log_exceptions=False,
             )
-            row = cr.fetchone()
+            (trigger_id,) = cr.fetchone()
     except psycopg2.errors.SerializationFailure:
-        return True, False
-    return (row[0], row[1]) if row else (False, False)
+        # The trigger it found was cleared by a run that committed after this
+        # transaction began: none stands for a wake-up here; add one.
+        env["ir.cron.trigger"].sudo().create({"cron_id": cron_id, "call_at": cr.now()})
+        trigger_id = True
+    if trigger_id:
+        notify_on_commit(env, cron_id)
+
+
+def get_cron_id(env, xmlid):
+    """The cron's id from Odoo's cached xmlid look-up: no query (env.ref would
+    check that the record exists)."""
+    return env["ir.model.data"]._xmlid_to_res_id(xmlid)
+
+
+def with_wake(query, cron_id, uid):
+    """`query` (an INSERT ... RETURNING id) and the cron's wake-up, one statement.
+
+    Its row: (the inserted id or None, the new trigger's id or None). A trigger is
+    added only when a row was inserted and none stands for a wake-up already;
+    then call `notify_on_commit`.
+    """
+    return SQL(
+        "WITH ins AS (%s), %s SELECT (SELECT id FROM ins), (SELECT id FROM trig)",
+        query,
+        _wake_ctes(cron_id, uid, SQL("EXISTS (SELECT 1 FROM ins)")),
+    )
+
+
+def _wake_ctes(cron_id, uid, condition):
+    """CTEs `state` (the cron active, a trigger pending) and `trig` (the trigger
+    added when the cron is active, none is pending, and `condition` holds).
+
+    A due trigger pending is one made due (call_at <= create_date: its maker
+    notified the cron workers) that no cron run has begun to clear: locked FOR
+    KEY SHARE SKIP LOCKED, so that the run which will delete it (Odoo clears due
+    triggers when a run starts) waits for this transaction to commit and then
+    sees its rows. One made for a later time that has come due since was
+    announced to nobody, and does not count. Under REPEATABLE READ, a trigger
+    that a run deleted and committed after this transaction's snapshot cannot be
+    locked: a serialization failure, which the caller handles.
+
+    The trigger added is due at the transaction's timestamp, which is also its
+    create_date: the mark of a trigger made due.
+    """
+    return SQL(
+        """state AS (
+            SELECT c.active, t.id IS NOT NULL AS pending
+              FROM ir_cron c
+              LEFT JOIN LATERAL (
+                   SELECT id FROM ir_cron_trigger
+                    WHERE cron_id = c.id
+                      AND call_at <= (clock_timestamp() AT TIME ZONE 'UTC')
+                      AND call_at <= create_date
+                    LIMIT 1 FOR KEY SHARE SKIP LOCKED) t ON TRUE
+             WHERE c.id = %(cron)s),
+        trig AS (
+            INSERT INTO ir_cron_trigger
+                   (cron_id, call_at, create_date, write_date, create_uid, write_uid)
+            SELECT %(cron)s, n.at, n.at, n.at, %(uid)s, %(uid)s
+              FROM state, (SELECT now() AT TIME ZONE 'UTC' AS at) n
+             WHERE state.active AND NOT state.pending AND %(condition)s
+            RETURNING id)""",
+        cron=cron_id,
+        uid=uid,
+        condition=condition,
+    )
+
+
+def _key(cron_id):
+    return f"mrp_pico_mes.wake.{cron_id}"
+
+
+def notify_on_commit(env, cron_id):
+    """Notify the cron workers once this transaction commits (once per cron)."""
+    cr = env.cr
+    cr.postcommit.data[_key(cron_id)] = True
+    dbname = cr.dbname
+    cr.postcommit.add(lambda: notify(dbname))
 
 
 def notify(dbname):

@@ -216,6 +216,24 @@ class PicoBackend(models.Model):
             "success",
         )
 
+    @api.model
+    def _pico_door(self, key):
+        """What the webhook door needs of the active backend `key` names: a row
+        (id, company id, secret, HMAC required), or None.
+
+        One plain query: the door is measured against Odoo's floor, and an ORM
+        search and read cost it more than the query itself. Callers are sudo.
+        """
+        self.flush_model(
+            ["active", "webhook_key", "webhook_secret", "webhook_require_hmac"]
+        )
+        self.env.cr.execute(
+            "SELECT id, company_id, webhook_secret, webhook_require_hmac "
+            "FROM pico_backend WHERE webhook_key = %s AND active LIMIT 1",
+            [key],
+        )
+        return self.env.cr.fetchone()
+
     def action_rotate_webhook_secret(self):
         """Generate a new shared secret; Pico must be re-registered with it."""
         for backend in self:

@@ -14,6 +14,7 @@ from odoo.tools import SQL, config
 
 from ..core import inbox, keys
 from ..core.errors import PayloadError
+from . import cron_wakeup
 
 _logger = logging.getLogger(__name__)
 # How much of a refused message is kept to show (its key covers all of it).
@@ -23,6 +24,8 @@ REFUSED_PAYLOAD_LIMIT = 64 * 1024
 CRON_RUN_SECONDS = 40
 # Seconds after a registry load at which a backlog wakes the crons (see below).
 BACKLOG_WAKE_DELAYS = (2.0, 10.0)
+# Fresh starts of the webhook door's statement after a serialization failure.
+WAKE_TRIES = 3
 # Errors of a transaction that lost a race with another worker: retried, not failed.
 TRANSIENT_DB_ERRORS = (
     pg_errors.SerializationFailure,
@@ -137,7 +140,12 @@ class PicoEvent(models.Model):
         No look-up first: the INSERT ... ON CONFLICT of `_pico_create_once` finds a
         duplicate anyway, and a new event (the usual case) is one query cheaper.
         """
-        vals = {
+        vals = self._pico_store_vals(backend, intake, source, payload, topic)
+        return self._pico_create_once(backend, vals)
+
+    @api.model
+    def _pico_store_vals(self, backend, intake, source, payload=None, topic=None):
+        return {
             "backend_id": backend.id,
             "event_type": intake.event_type,
             "source": source,
@@ -149,7 +157,6 @@ class PicoEvent(models.Model):
             "order_index": intake.order_index,
             "mes_time": intake.mes_time,
         }
-        return self._pico_create_once(backend, vals)
 
     @api.model
     def _pico_store_rejected(
@@ -242,6 +249,22 @@ class PicoEvent(models.Model):
     def _pico_insert_row(self, backend, vals):
         """INSERT the row unless its key exists; its id, 0 if it exists, None if a
         concurrent transaction committed it (invisible to this one)."""
+        query = self._pico_insert_sql(backend, vals)
+        cr = self.env.cr
+        self.env.flush_all()
+        try:
+            with cr.savepoint(flush=False):
+                cr.execute(query, log_exceptions=False)
+                found = cr.fetchone()
+        except pg_errors.SerializationFailure:
+            return None
+        return found[0] if found else 0
+
+    @api.model
+    def _pico_insert_sql(self, backend, vals):
+        """`INSERT ... ON CONFLICT (backend_id, idempotency_key) DO NOTHING
+        RETURNING id` of an event: the ORM's defaults and log columns, without
+        create() and without a query for the transaction's timestamp."""
         defaults = self.default_get(
             [
                 name
@@ -253,10 +276,13 @@ class PicoEvent(models.Model):
                 and name not in vals
             ]
         )
+        company_id = vals.get("company_id")
+        if not company_id:
+            company_id = backend.company_id.id
         values = {
             **defaults,
             **vals,
-            "company_id": backend.company_id.id,
+            "company_id": company_id,
             "create_uid": self.env.uid,
             "write_uid": self.env.uid,
         }
@@ -268,10 +294,8 @@ class PicoEvent(models.Model):
             )
             for name in columns
         ]
-        # The transaction's timestamp, as the ORM writes it, without asking for it
-        # in a query of its own.
         now = SQL("(now() AT TIME ZONE 'UTC')")
-        query = SQL(
+        return SQL(
             "INSERT INTO %s (%s) VALUES (%s) "
             "ON CONFLICT (backend_id, idempotency_key) DO NOTHING RETURNING id",
             SQL.identifier(self._table),
@@ -280,15 +304,46 @@ class PicoEvent(models.Model):
             ),
             SQL(", ").join([*params, now, now]),
         )
+
+    @api.model
+    def _pico_accept(self, backend, intake, source, payload=None, company_id=None):
+        """The webhook door's store: (event, created), the processor woken.
+
+        One statement stores the event unless its key is stored already, and
+        wakes the processor (a trigger, unless one already does: see
+        cron_wakeup). Each statement costs a round trip to PostgreSQL, and the
+        door is measured against Odoo's floor.
+
+        It must be the first write of its transaction: under REPEATABLE READ, a
+        row a concurrent transaction committed after this one began (the same
+        event delivered to another worker, a trigger a cron run cleared) is a
+        serialization failure; the transaction then starts afresh, with nothing
+        of its own to lose, and sees that row.
+        """
+        vals = self._pico_store_vals(backend, intake, source, payload)
+        if company_id:
+            # The backend's company, as the caller read it with the backend.
+            vals["company_id"] = company_id
+        cron_id = cron_wakeup.get_cron_id(self.env, self._pico_cron_xmlid)
+        query = cron_wakeup.with_wake(
+            self._pico_insert_sql(backend, vals), cron_id, self.env.uid
+        )
         cr = self.env.cr
         self.env.flush_all()
-        try:
-            with cr.savepoint(flush=False):
+        for attempt in range(1, WAKE_TRIES + 1):
+            try:
                 cr.execute(query, log_exceptions=False)
-                found = cr.fetchone()
-        except pg_errors.SerializationFailure:
-            return None
-        return found[0] if found else 0
+                event_id, trigger_id = cr.fetchone()
+                break
+            except pg_errors.SerializationFailure:
+                if attempt == WAKE_TRIES:
+                    raise
+                cr.rollback()
+        if not event_id:
+            return self._pico_find(backend, vals["idempotency_key"]), False
+        if trigger_id:
+            cron_wakeup.notify_on_commit(self.env, cron_id)
+        return self.browse(event_id), True
 
     @api.model
     def _pico_committed_id(self, backend, key):

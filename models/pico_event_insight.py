@@ -61,9 +61,9 @@ class PicoEvent(models.Model):
         return vals
 
     @api.model
-    def _pico_insert_row(self, backend, vals):
+    def _pico_insert_sql(self, backend, vals):
         # The doors store events with one INSERT, not through create().
-        return super()._pico_insert_row(backend, self._pico_with_clocks(vals))
+        return super()._pico_insert_sql(backend, self._pico_with_clocks(vals))
 
     @api.model_create_multi
     def create(self, vals_list):

@@ -84,35 +84,45 @@ class TestCronWakeup(TransactionCase):
         self.addCleanup(listener.close)
         return listener
 
-    def _received(self, listener, until, count=1):
+    def _received(self, listener, until, count=1, payload=None):
+        """Notifications received until `until` (those carrying `payload` only)."""
         received = []
         while len(received) < count and time.monotonic() < until:
             select.select([listener], [], [], 0.1)
             listener.poll()
             while listener.notifies:
-                received.append(listener.notifies.pop(0).payload)
+                note = listener.notifies.pop(0).payload
+                if payload is None or note == payload:
+                    received.append(note)
         return received
 
     def test_notify_reaches_cron_listeners(self):
         """The kept connection sends what Odoo's cron workers listen for."""
         listener = self._listen()
-        dbname = self.env.cr.dbname
+        dbname = f"{self.env.cr.dbname}-notify-test-{time.monotonic_ns()}"
         for _call in range(2):  # the second call reuses the connection
             self.assertTrue(cron_wakeup.notify(dbname))
-        received = self._received(listener, time.monotonic() + 5, count=2)
-        self.assertEqual(received[:2], [dbname, dbname])
+        received = self._received(
+            listener, time.monotonic() + 5, count=2, payload=dbname
+        )
+        self.assertEqual(received, [dbname, dbname])
 
     def test_a_later_wake_up_is_announced_at_its_time(self):
         """A trigger for later gets its notification then, not at the workers'
         next poll; two for the same second get one."""
         listener = self._listen()
-        dbname = self.env.cr.dbname
+        # A name of its own: other tests' wake-ups of this database are not its.
+        dbname = f"{self.env.cr.dbname}-alarm-test-{time.monotonic_ns()}"
         started = time.monotonic()
         self.assertTrue(cron_wakeup.notify_later(dbname, 1.5))
         self.assertTrue(cron_wakeup.notify_later(dbname, 1.5))
-        self.assertEqual(self._received(listener, started + 1.0), [])
-        self.assertEqual(self._received(listener, started + 10), [dbname])
-        self.assertEqual(self._received(listener, time.monotonic() + 1.5), [])
+        self.assertEqual(self._received(listener, started + 1.0, payload=dbname), [])
+        self.assertEqual(
+            self._received(listener, started + 10, payload=dbname), [dbname]
+        )
+        self.assertEqual(
+            self._received(listener, time.monotonic() + 1.5, payload=dbname), []
+        )
         # Beyond the horizon the workers' poll is as good: nothing scheduled.
         self.assertFalse(
             cron_wakeup.notify_later(dbname, cron_wakeup.ALARM_HORIZON + 1)

@@ -117,6 +117,75 @@ class TestRaces(CommittedMixin, TransactionCase):
                 # Each event applied once: no attempt lost a race and was retried.
                 self.assertEqual(events.mapped("attempts"), [1] * len(events))
 
+    def _cursor(self):
+        cr = self.registry.cursor()
+        cr.transaction = Transaction(self.registry)
+        return cr, api.Environment(cr, SUPERUSER_ID, {})
+
+    def test_door_starts_afresh_when_a_run_clears_its_trigger(self):
+        """The webhook door stores and wakes in one statement. A cron run that
+        clears the trigger it found, and commits after the door's transaction
+        began, makes that statement a serialization failure: the door starts
+        afresh, stores the event once and adds a trigger of its own."""
+        ids = self._committed()
+        cron_id = self.env.ref(self.env["pico.event"]._pico_cron_xmlid).id
+        self.addCleanup(self._delete_triggers, cron_id)
+        self._delete_triggers(cron_id)
+        maker, _maker_env = self._cursor()
+        with maker:
+            maker.execute(
+                "INSERT INTO ir_cron_trigger (cron_id, call_at, create_date) "
+                "VALUES (%s, now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC') "
+                "RETURNING id",
+                [cron_id],
+            )
+            (found,) = maker.fetchone()
+            maker.commit()  # pylint: disable=invalid-commit
+        door, door_env = self._cursor()
+        with door, self.assertNoLogs("odoo", level="WARNING"):
+            backend = door_env["pico.backend"].browse(ids["backend"])
+            backend.company_id  # noqa: B018 - the door's snapshot begins here
+            with self.registry.cursor() as run:
+                run.execute("DELETE FROM ir_cron_trigger WHERE id = %s", [found])
+                run.commit()  # pylint: disable=invalid-commit
+            intake = inbox.intake(
+                inbox.DOWNTIME,
+                {
+                    "workcenterCode": "W",
+                    "reasonCode": "R",
+                    "start": "2026-11-22T09:00:00Z",
+                },
+                backend.id,
+            )
+            event, created = door_env["pico.event"]._pico_accept(
+                backend, intake, "webhook"
+            )
+            self.assertTrue(created)
+            door.commit()  # pylint: disable=invalid-commit
+            event_id = event.id
+        with self.registry.cursor() as cr:
+            cr.execute(
+                "SELECT count(*) FROM pico_event WHERE backend_id = %s",
+                [ids["backend"]],
+            )
+            stored = cr.fetchone()[0]
+            cr.execute(
+                "SELECT id FROM ir_cron_trigger WHERE cron_id = %s "
+                "AND call_at <= create_date",
+                [cron_id],
+            )
+            triggers = [row[0] for row in cr.fetchall()]
+        # The committed events of the fixture, and this one once.
+        self.assertEqual(stored, len(ids["events"]) + 1)
+        self.assertTrue(event_id)
+        self.assertEqual(len(triggers), 1)
+        self.assertNotEqual(triggers[0], found)
+
+    def _delete_triggers(self, cron_id):
+        with self.registry.cursor() as cr:
+            cr.execute("DELETE FROM ir_cron_trigger WHERE cron_id = %s", [cron_id])
+            cr.commit()  # pylint: disable=invalid-commit
+
     def test_concurrent_quantity_changes_of_one_order(self):
         """Two planners change one released MO's quantity at the same moment.
 
