@@ -427,6 +427,11 @@ def catalogue(env, params):
         )
         _current, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
+    # Archived, so that the server the later measures start does not sync these
+    # catalogues again in the background (its catalogue cron takes every active
+    # backend) while it is being measured.
+    backends.write({"active": False})
+    env.cr.commit()
     return {
         "listed": listed,
         "links": links,

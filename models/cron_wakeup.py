@@ -32,6 +32,7 @@ import math
 import os
 import threading
 import time
+from datetime import UTC, datetime
 
 import psycopg2
 from psycopg2 import sql
@@ -60,7 +61,9 @@ def wake(env, xmlid, at=None):
     cron_id = get_cron_id(env, xmlid)
     if not cron_id:
         return
-    if at is not None and at > fields.Datetime.now():
+    # Later than now to the microsecond (fields.Datetime.now() drops them): a
+    # trigger for later must be due after its own create_date (see _wake_ctes).
+    if at is not None and at > datetime.now(UTC).replace(tzinfo=None):
         # Later: Odoo's own trigger, which notifies nobody for a future time, and
         # an alarm that does once it is due.
         cron = env["ir.cron"].sudo().browse(cron_id)
@@ -90,7 +93,9 @@ def wake(env, xmlid, at=None):
     except psycopg2.errors.SerializationFailure:
         # The trigger it found was cleared by a run that committed after this
         # transaction began: none stands for a wake-up here; add one.
-        env["ir.cron.trigger"].sudo().create({"cron_id": cron_id, "call_at": cr.now()})
+        env["ir.cron.trigger"].sudo().create(
+            {"cron_id": cron_id, "call_at": cr.now().replace(microsecond=0)}
+        )
         trigger_id = True
     if trigger_id:
         notify_on_commit(env, cron_id)
@@ -129,8 +134,13 @@ def _wake_ctes(cron_id, uid, condition):
     that a run deleted and committed after this transaction's snapshot cannot be
     locked: a serialization failure, which the caller handles.
 
-    The trigger added is due at the transaction's timestamp, which is also its
-    create_date: the mark of a trigger made due.
+    The trigger added is due at the transaction's timestamp truncated to the
+    second, and created at the timestamp itself: call_at <= create_date, the mark
+    of a trigger made due. Truncated because a run clears only the triggers due
+    by its own start truncated to the second (`ir.cron._clear_schedule`): one due
+    at 12:00:00.300, committed before a run that starts at 12:00:00.450, would
+    outlive the run its notification caused, and then stand for a wake-up that
+    nobody sends.
     """
     return SQL(
         """state AS (
@@ -146,7 +156,8 @@ def _wake_ctes(cron_id, uid, condition):
         trig AS (
             INSERT INTO ir_cron_trigger
                    (cron_id, call_at, create_date, write_date, create_uid, write_uid)
-            SELECT %(cron)s, n.at, n.at, n.at, %(uid)s, %(uid)s
+            SELECT %(cron)s, date_trunc('second', n.at), n.at, n.at, %(uid)s,
+                   %(uid)s
               FROM state, (SELECT now() AT TIME ZONE 'UTC' AS at) n
              WHERE state.active AND NOT state.pending AND %(condition)s
             RETURNING id)""",

@@ -68,6 +68,19 @@ class TestCronWakeup(TransactionCase):
         cron_wakeup.wake(self.env, PROCESSOR)
         self.assertEqual(self._due_triggers(cron), 2)
 
+    def test_a_run_clears_the_trigger_that_woke_it(self):
+        """Odoo clears the triggers due by a run's start truncated to the second:
+        the wake-up's own trigger must be among them, even when the run starts in
+        the same second, or it would outlive the run its notification caused and
+        stand for a wake-up that nobody sends."""
+        cron = self.env.ref(PROCESSOR)
+        self.env["ir.cron.trigger"].search([("cron_id", "=", cron.id)]).unlink()
+        cron_wakeup.wake(self.env, PROCESSOR)
+        self.assertEqual(self._due_triggers(cron), 1)
+        # The run's start, as Odoo reads it: this transaction's timestamp.
+        self.env["ir.cron"]._clear_schedule({"id": cron.id})
+        self.assertEqual(self._due_triggers(cron), 0)
+
     def test_no_trigger_for_an_inactive_cron(self):
         cron = self.env.ref(PROCESSOR)
         self.env["ir.cron.trigger"].search([("cron_id", "=", cron.id)]).unlink()

@@ -144,7 +144,8 @@ class TestRaces(CommittedMixin, TransactionCase):
         door, door_env = self._cursor()
         with door, self.assertNoLogs("odoo", level="WARNING"):
             backend = door_env["pico.backend"].browse(ids["backend"])
-            backend.company_id  # noqa: B018 - the door's snapshot begins here
+            # The door's snapshot begins with its first query.
+            self.assertTrue(backend.company_id)
             with self.registry.cursor() as run:
                 run.execute("DELETE FROM ir_cron_trigger WHERE id = %s", [found])
                 run.commit()  # pylint: disable=invalid-commit
