@@ -1,6 +1,7 @@
 # Copyright 2026 The mrp_pico_mes authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import logging
+import time
 from collections import Counter
 
 from odoo import api, fields, models
@@ -16,6 +17,12 @@ _logger = logging.getLogger(__name__)
 
 # Operations applied between two progress commits of the sync cron.
 SYNC_BATCH = 200
+# Seconds a scheduled sync applies rows before it lets the next run go on: below
+# Odoo's limit_time_real (120 s by default), with room for the fetch. Odoo's own
+# budget (10 s from the job's start, shared by every run of the job) is not used:
+# a catalogue whose fetch and walk take longer would never get past its first
+# batch.
+SYNC_CRON_SECONDS = 40
 # Up to this many operations the "Synchronize processes" button applies the
 # catalogue in the user's request; larger catalogues go to the cron.
 INLINE_SYNC_LIMIT = 500
@@ -371,24 +378,27 @@ class PicoOperation(models.Model):
 
     # --- Synchronization -------------------------------------------------------
     @api.model
-    def _pico_sync_backend(self, backend, in_cron=False):
+    def _pico_sync_backend(self, backend, in_cron=False, deadline=None):
         """Fetch the whole catalogue of a backend (one call each) and apply it."""
         client = backend._get_client(detect=True)
         with client:
             operations = client.operations()
             sub_operations = client.sub_operations()
         return self._pico_sync_from_rows(
-            backend, operations, sub_operations, in_cron=in_cron
+            backend, operations, sub_operations, in_cron=in_cron, deadline=deadline
         )
 
     @api.model
-    def _pico_sync_from_rows(self, backend, operations, sub_operations, in_cron=False):
+    def _pico_sync_from_rows(
+        self, backend, operations, sub_operations, in_cron=False, deadline=None
+    ):
         """Apply Pico's full `operations` and `subOperations` lists to a backend.
 
         Rows that fail the operation schema are skipped and counted as invalid
         (an operation with an invalid row is never taken as missing). Batches of
-        SYNC_BATCH commit progress when running in the cron; if the cron's time
-        runs out, the next run fetches again and skips what is already applied.
+        SYNC_BATCH commit progress when running in the cron; past `deadline` (a
+        time.monotonic()), the next run fetches again and skips what is already
+        applied.
         Returns a Counter of statuses (created, changed, ... invalid, missing).
         """
         stats = Counter()
@@ -440,10 +450,8 @@ class PicoOperation(models.Model):
             self.env.invalidate_all()
             if progress:
                 left = len(todo) - start - len(batch)
-                time_left = self.env["ir.cron"]._commit_progress(
-                    len(batch), remaining=left
-                )
-                if left and time_left <= 0:
+                self.env["ir.cron"]._commit_progress(len(batch), remaining=left)
+                if left and deadline is not None and time.monotonic() > deadline:
                     # The cron runs again and re-fetches; applied rows are skipped.
                     stats["interrupted"] += 1
                     return stats
@@ -520,10 +528,11 @@ class PicoOperation(models.Model):
     @api.model
     def _cron_pico_sync_catalogue(self):
         """Scheduled sync: every active backend, one after the other."""
+        deadline = time.monotonic() + SYNC_CRON_SECONDS
         for backend in self.env["pico.backend"].search([]):
             try:
                 stats = self.with_company(backend.company_id)._pico_sync_backend(
-                    backend, in_cron=True
+                    backend, in_cron=True, deadline=deadline
                 )
             except PicoError as exc:
                 # Pico down or misconfigured: the next run tries again; the button

@@ -9,9 +9,11 @@ class PicoOperation(models.Model):
     _inherit = "pico.operation"
 
     @api.model
-    def _pico_sync_from_rows(self, backend, operations, sub_operations, in_cron=False):
+    def _pico_sync_from_rows(
+        self, backend, operations, sub_operations, in_cron=False, deadline=None
+    ):
         stats = super()._pico_sync_from_rows(
-            backend, operations, sub_operations, in_cron=in_cron
+            backend, operations, sub_operations, in_cron=in_cron, deadline=deadline
         )
         if not stats["interrupted"]:
             self.env["mrp.bom"]._pico_transfer_auto_map(backend)
