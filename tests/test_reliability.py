@@ -145,7 +145,7 @@ class TestRaces(CommittedMixin, TransactionCase):
         with door, self.assertNoLogs("odoo", level="WARNING"):
             backend = door_env["pico.backend"].browse(ids["backend"])
             # The door's snapshot begins with its first query.
-            self.assertTrue(backend.company_id)
+            backend.fetch(["company_id"])
             with self.registry.cursor() as run:
                 run.execute("DELETE FROM ir_cron_trigger WHERE id = %s", [found])
                 run.commit()  # pylint: disable=invalid-commit
@@ -357,7 +357,8 @@ class TestRaces(CommittedMixin, TransactionCase):
         with self.registry.cursor() as mqtt_cr, self.registry.cursor() as catch_cr:
             catch_env = api.Environment(catch_cr, SUPERUSER_ID, {})
             catch_up = catch_env["pico.backend"].browse(ids["backend"])
-            catch_up.name  # noqa: B018 - this transaction's snapshot starts here
+            # This transaction's snapshot starts with its first query.
+            catch_up.fetch(["name"])
             mqtt_env = api.Environment(mqtt_cr, SUPERUSER_ID, {})
             subscriber = mqtt_env["pico.backend"].browse(ids["backend"])
             self.assertTrue(
@@ -404,7 +405,8 @@ class TestRaces(CommittedMixin, TransactionCase):
                 ]
             )
             sender_cr.commit()  # pylint: disable=invalid-commit
-            unit.last_error  # noqa: B018 - the sender's snapshot starts here
+            # The sender's snapshot starts with its first query.
+            unit.fetch(["last_error"])
             planner = api.Environment(planner_cr, SUPERUSER_ID, {})
             planner["pico.work.order"].browse(unit.id).write({"station": "Line 9"})
             planner_cr.commit()  # pylint: disable=invalid-commit
