@@ -1,8 +1,14 @@
 """The one time helper: Odoo stores datetimes naive, in UTC, to the second."""
 
-from datetime import timezone
+from datetime import datetime, timezone
 
 from .payloads import parse_time
+
+
+def utcnow():
+    """Now, naive UTC as Odoo stores it, to the microsecond (fields.Datetime.now()
+    drops them)."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 def odoo_datetime(moment):

@@ -32,7 +32,6 @@ import math
 import os
 import threading
 import time
-from datetime import UTC, datetime
 
 import psycopg2
 from psycopg2 import sql
@@ -41,6 +40,8 @@ from odoo import fields, sql_db
 from odoo.tools import SQL
 
 from odoo.addons.base.models.ir_cron import ODOO_NOTIFY_FUNCTION
+
+from ..core.clock import utcnow
 
 _logger = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ def wake(env, xmlid, at=None):
         return
     # Later than now to the microsecond (fields.Datetime.now() drops them): a
     # trigger for later must be due after its own create_date (see _wake_ctes).
-    if at is not None and at > datetime.now(UTC).replace(tzinfo=None):
+    if at is not None and at > utcnow():
         # Later: Odoo's own trigger, which notifies nobody for a future time, and
         # an alarm that does once it is due.
         cron = env["ir.cron"].sudo().browse(cron_id)

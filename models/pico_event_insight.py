@@ -1,10 +1,9 @@
 # Copyright 2026 The mrp_pico_mes authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-from datetime import datetime, timezone
-
 from odoo import api, fields, models
 
 from ..core import inbox
+from ..core.clock import utcnow
 
 # Events whose MES time is when they happened on the floor and that arrive as they
 # happen: they measure the clock skew. A production version's updatedAt is when
@@ -12,11 +11,6 @@ from ..core import inbox
 # reconciliation fetches events late on purpose.
 SKEW_EVENT_TYPES = (inbox.COMPLETION, inbox.SCRAP, inbox.QUALITY, inbox.CONSUMPTION)
 SKEW_SOURCES = ("webhook", "mqtt")
-
-
-def _utcnow():
-    """Odoo's naive UTC now, to the microsecond (fields.Datetime.now drops them)."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 class PicoEvent(models.Model):
@@ -47,7 +41,7 @@ class PicoEvent(models.Model):
     def _pico_with_clocks(self, vals):
         """vals with the reception time to the millisecond and received - event."""
         vals = dict(vals)
-        vals.setdefault("received_at", _utcnow())
+        vals.setdefault("received_at", utcnow())
         mes_time = fields.Datetime.to_datetime(vals.get("mes_time"))
         received = fields.Datetime.to_datetime(vals["received_at"])
         if (
@@ -72,5 +66,5 @@ class PicoEvent(models.Model):
     def write(self, vals):
         if vals.get("processed_at") and vals.get("state") == inbox.DONE:
             # The completion -> done latency is read to the millisecond.
-            vals = dict(vals, processed_at=_utcnow())
+            vals = dict(vals, processed_at=utcnow())
         return super().write(vals)
