@@ -53,7 +53,7 @@ _PROBE = (
     "import sys; sys.path[:0] = [p for p in sys.argv[1:] if p]; "
     "import json, os, odoo.release as r, odoo, odoo.cli; "
     "print(json.dumps({'version': r.version, 'major': r.version_info[0], "
-    "'package': list(odoo.__path__)[0], 'python': sys.executable}))"
+    "'package': os.path.dirname(os.path.abspath(r.__file__)), 'python': sys.executable}))"
 )
 
 
