@@ -4,7 +4,7 @@ import secrets
 import uuid
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import UserError, ValidationError
 
 from ..core import documents
 from ..core.client import PicoClient
@@ -154,6 +154,21 @@ class PicoBackend(models.Model):
         help="Delay before the first retry; it doubles on each try, with jitter.",
     )
     retry_max_delay = fields.Integer(string="Longest Retry Delay (s)", default=3600)
+    executor = fields.Selection(
+        [
+            ("cron", "Odoo scheduler"),
+            ("queue_job", "OCA Job Queue"),
+        ],
+        string="Run Events and Exchanges With",
+        default="cron",
+        required=True,
+        help="Odoo scheduler: the connector's cron jobs apply received events and "
+        "send exchanges; nothing else to install.\n"
+        "OCA Job Queue: one job per event or exchange, run in parallel by the "
+        "queue_job engine (module queue_job, loaded server-wide) in the channels "
+        "root.pico_inbox and root.pico_outbox. Events of one order keep their "
+        "order on both.",
+    )
     # --- Catalogue (process mapping) ---------------------------------------
     catalogue_synced_at = fields.Datetime(
         string="Processes Synchronized", readonly=True, copy=False
@@ -233,6 +248,33 @@ class PicoBackend(models.Model):
             [key],
         )
         return self.env.cr.fetchone()
+
+    @api.constrains("executor")
+    def _check_executor(self):
+        if self.env["pico.queue"]._pico_queue_job_available():
+            return
+        if any(backend.executor == "queue_job" for backend in self):
+            raise ValidationError(
+                self.env._(
+                    "Run Events and Exchanges With: the OCA Job Queue needs the "
+                    "module queue_job installed (and loaded server-wide, see the "
+                    "README). Install it first, or keep the Odoo scheduler."
+                )
+            )
+
+    def write(self, vals):
+        result = super().write(vals)
+        if "executor" in vals:
+            # The rows waiting now go to the executor just chosen.
+            for model in ("pico.event", "pico.exchange"):
+                queue = self.env[model].sudo()
+                queue.search(
+                    [
+                        ("backend_id", "in", self.ids),
+                        ("state", "in", list(queue._pico_due_states())),
+                    ]
+                )._pico_dispatch()
+        return result
 
     def action_rotate_webhook_secret(self):
         """Generate a new shared secret; Pico must be re-registered with it."""

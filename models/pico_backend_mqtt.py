@@ -6,7 +6,7 @@ import secrets
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
-from ..core import mqtt_drain
+from ..core import inbox, mqtt_drain
 from ..core.clock import odoo_datetime
 from .pico_queue import commit_default
 
@@ -307,23 +307,26 @@ class PicoBackend(models.Model):
         """
         self.ensure_one()
         events = self.env["pico.event"].sudo().with_company(self.company_id)
-        created = 0
+        stored = events.browse()
         try:
             with self.env.cr.savepoint():
                 for message in messages:
-                    _event, new, refused = events._pico_store_message(self, message)
+                    event, new, refused = events._pico_store_message(self, message)
                     if new and refused:
                         rejected.append(message.topic)
-                    created += new
-                if created:
-                    events._pico_trigger()
+                    if new:
+                        stored |= event
+                # Refused messages are stored failed: nothing for the executor.
+                stored.filtered(
+                    lambda event: event.state != inbox.FAILED
+                )._pico_dispatch()
         except Exception:
             if commit:
                 self.env.cr.rollback()
             raise
         if commit:
             self.env.cr.commit()  # pylint: disable=invalid-commit
-        return created
+        return len(stored)
 
     def _pico_mqtt_record(self, stats, rejected=0, commit=False):
         """Show what a run did on the backend: the connection status."""

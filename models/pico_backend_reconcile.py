@@ -63,15 +63,18 @@ class PicoBackend(models.Model):
                 ]
             ).mapped("idempotency_key")
         )
-        created = 0
+        stored = events.browse()
         for intake, payload in intakes:
             if intake.key in known:
                 continue
             known.add(intake.key)
-            created += events._pico_store(self, intake, "poll", payload=payload)[1]
+            event, new = events._pico_store(self, intake, "poll", payload=payload)
+            if new:
+                stored |= event
         self._pico_write_status({"completions_checked_at": fields.Datetime.now()})
+        created = len(stored)
         if created:
-            events._pico_trigger()
+            stored._pico_dispatch()
             _logger.info(
                 "Pico backend %s: %s missed completion(s) caught up", self.id, created
             )

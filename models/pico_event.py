@@ -1,20 +1,17 @@
 # Copyright 2026 The mrp_pico_mes authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import logging
-import threading
 import time
 
 from psycopg2 import errors as pg_errors
 
-from odoo import SUPERUSER_ID, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
-from odoo.modules import module as odoo_module
-from odoo.modules.registry import Registry
-from odoo.tools import SQL, config
+from odoo.tools import SQL
 
 from ..core import inbox, keys
 from ..core.errors import PayloadError
-from . import cron_wakeup
+from .pico_queue import TRANSIENT_DB_ERRORS
 
 _logger = logging.getLogger(__name__)
 # How much of a refused message is kept to show (its key covers all of it).
@@ -22,32 +19,14 @@ REFUSED_PAYLOAD_LIMIT = 64 * 1024
 
 # Seconds one processor cron run may take (well under Odoo's limit_time_real).
 CRON_RUN_SECONDS = 40
-# Seconds after a registry load at which a backlog wakes the crons (see below).
-BACKLOG_WAKE_DELAYS = (2.0, 10.0)
-# Fresh starts of the webhook door's statement after a serialization failure.
-WAKE_TRIES = 3
-# Errors of a transaction that lost a race with another worker: retried, not failed.
-TRANSIENT_DB_ERRORS = (
-    pg_errors.SerializationFailure,
-    pg_errors.DeadlockDetected,
-    pg_errors.LockNotAvailable,
-)
-
-
-def _take_up_backlog(dbname):
-    """Timer body of `_pico_schedule_backlog_wakeup` (its own cursor)."""
-    try:
-        with Registry(dbname).cursor() as cr:
-            api.Environment(cr, SUPERUSER_ID, {})["pico.event"]._pico_take_up_backlog()
-    except Exception as exc:  # noqa: BLE001 - a wake-up must never break the server
-        _logger.info("Pico backlog wake-up skipped: %s", exc)
 
 
 class PicoEvent(models.Model):
     """The inbox: one row per event received from Pico, whatever the door.
 
     Doors (webhook controller, MQTT subscriber, reconciliation) only store rows
-    through `_pico_store`; `_process_events` applies them through the handler model
+    (`_pico_accept`, `_pico_store`) and hand them to the backend's executor;
+    the queue's run loop (pico_queue.py) applies them through the handler model
     of their type. Rows are written only by these methods: users read them and
     press Retry/Replay.
     """
@@ -56,7 +35,11 @@ class PicoEvent(models.Model):
     _description = "Pico MES Event"
     _inherit = ["pico.queue"]
     _order = "received_at desc, id desc"
-    _pico_cron_xmlid = "mrp_pico_mes.ir_cron_pico_event_process"
+    _pico_cron_xmlids = (
+        "mrp_pico_mes.ir_cron_pico_event_process",
+        "mrp_pico_mes.ir_cron_pico_event_process_2",
+    )
+    _pico_job_channel = "root.pico_inbox"
     # Held events and lost races wait for their next attempt.
     _pico_wait_states = inbox.DUE_STATES
     _pico_error_states = inbox.ERROR_STATES
@@ -307,43 +290,16 @@ class PicoEvent(models.Model):
 
     @api.model
     def _pico_accept(self, backend, intake, source, payload=None, company_id=None):
-        """The webhook door's store: (event, created), the processor woken.
-
-        One statement stores the event unless its key is stored already, and
-        wakes the processor (a trigger, unless one already does: see
-        cron_wakeup). Each statement costs a round trip to PostgreSQL, and the
-        door is measured against Odoo's floor.
-
-        It must be the first write of its transaction: under REPEATABLE READ, a
-        row a concurrent transaction committed after this one began (the same
-        event delivered to another worker, a trigger a cron run cleared) is a
-        serialization failure; the transaction then starts afresh, with nothing
-        of its own to lose, and sees that row.
-        """
+        """The webhook door: store the event once and hand it to its executor;
+        return (event, created)."""
         vals = self._pico_store_vals(backend, intake, source, payload)
         if company_id:
             # The backend's company, as the caller read it with the backend.
             vals["company_id"] = company_id
-        cron_id = cron_wakeup.get_cron_id(self.env, self._pico_cron_xmlid)
-        query = cron_wakeup.with_wake(
-            self._pico_insert_sql(backend, vals), cron_id, self.env.uid
-        )
-        cr = self.env.cr
-        self.env.flush_all()
-        for attempt in range(1, WAKE_TRIES + 1):
-            try:
-                cr.execute(query, log_exceptions=False)
-                event_id, trigger_id = cr.fetchone()
-                break
-            except pg_errors.SerializationFailure:
-                if attempt == WAKE_TRIES:
-                    raise
-                cr.rollback()
-        if not event_id:
-            return self._pico_find(backend, vals["idempotency_key"]), False
-        if trigger_id:
-            cron_wakeup.notify_on_commit(self.env, cron_id)
-        return self.browse(event_id), True
+        event, created = self._pico_create_once(backend, vals)
+        if created:
+            event._pico_dispatch()
+        return event, created
 
     @api.model
     def _pico_committed_id(self, backend, key):
@@ -376,55 +332,20 @@ class PicoEvent(models.Model):
         if held:
             # No date: due at once, whatever the clock of this transaction says.
             held.write({"next_attempt_at": False})
-            self._pico_trigger()
+            held._pico_dispatch()
         return held
-
-    # --- Server start ----------------------------------------------------------
-    def _register_hook(self):
-        super()._register_hook()
-        self._pico_schedule_backlog_wakeup()
-
-    @api.model
-    def _pico_schedule_backlog_wakeup(self, delays=BACKLOG_WAKE_DELAYS):
-        """Take up the stored backlog a few seconds after this server starts.
-
-        Events (and exchanges) stored before a crash would otherwise wait for the
-        cron's first poll, about a minute after start, unless new traffic triggers
-        the processor. The registry is loaded before Odoo's cron threads listen for
-        wake-ups, so the wake-up is sent from timers, once they do.
-        """
-        if odoo_module.current_test or config["stop_after_init"]:
-            return []
-        dbname = self.env.cr.dbname
-        timers = []
-        for delay in delays:
-            timer = threading.Timer(delay, _take_up_backlog, args=(dbname,))
-            timer.daemon = True
-            timer.start()
-            timers.append(timer)
-        return timers
-
-    @api.model
-    def _pico_take_up_backlog(self):
-        """Trigger the processor and the sender if work waits; return what did."""
-        due = {}
-        for name, model in (("events", self), ("exchanges", self.env["pico.exchange"])):
-            due[name] = model._pico_has_backlog()
-            if due[name]:
-                model._pico_trigger()
-        return due
 
     # --- Processor (the queue's run loop, pico_queue.py) -------------------------
     @api.model
-    def _cron_process_events(self, limit=500, seconds=CRON_RUN_SECONDS):
-        """Cron entry point: apply due events, committing after each one.
+    def _cron_process_events(self, seconds=CRON_RUN_SECONDS):
+        """Cron entry point (each processor slot): apply due events, committing
+        after each one.
 
         A run stops after `seconds` and triggers the next one: Odoo restarts a
         threaded server (kills a prefork cron worker) whose cron thread runs
-        longer than limit_time_real (120 s by default), and a backlog applied at
-        a few seconds per event on a loaded server would get there.
+        longer than limit_time_real (120 s by default).
         """
-        return self._pico_run(limit=limit, deadline=time.monotonic() + seconds)
+        return self._pico_cron_run(deadline=time.monotonic() + seconds)
 
     @api.model
     def _process_events(self, ids=None, limit=None, commit=None, deadline=None):
@@ -439,7 +360,30 @@ class PicoEvent(models.Model):
     def _pico_claim_order(self):
         # In the order of the shop floor's clock: a unit's child processes before
         # the unit, a scrap after the build it scraps.
-        return "COALESCE(q.mes_time, q.received_at), q.id"
+        return SQL("COALESCE(q.mes_time, q.received_at), q.id")
+
+    def _pico_lane_keys(self):
+        # The events of one Pico order (its MOs and backorders) in their order;
+        # an event of no order is a lane of its own.
+        return [self._pico_order_key()]
+
+    def _pico_order_key(self):
+        if self.external_order_id:
+            return f"order:{self.backend_id.id}:{self.external_order_id}"
+        return f"event:{self.id}"
+
+    def _pico_lane_sql(self):
+        """The events of this one's order, up to this one in the queue's order."""
+        if not self.external_order_id:
+            return SQL("q.id = %s", self.id)
+        return SQL(
+            "q.backend_id = %s AND q.external_order_id = %s "
+            "AND (COALESCE(q.mes_time, q.received_at), q.id) <= (%s, %s)",
+            self.backend_id.id,
+            self.external_order_id,
+            self.mes_time or self.received_at,
+            self.id,
+        )
 
     def _pico_handler(self):
         """The model whose `_pico_handle_event(event)` applies this event, or None."""
@@ -531,20 +475,19 @@ class PicoEvent(models.Model):
     def _pico_lock_keys(self):
         """Names of what applying this event changes, for advisory locks.
 
-        The order (all MOs of one Pico order id: backorders keep it), the stock of
-        the products its MO makes and consumes (two orders of one product take the
-        same component quants), and for a downtime the work center's stops.
+        The order (all MOs of one Pico order id: backorders keep it), its MO,
+        and for a downtime the work center's stops. Not the stock: orders that
+        consume the same components run in parallel. Odoo's own quant update
+        never waits for a quant another transaction holds (it takes another),
+        and a race lost on a shared row (a reservation, a quant committed since
+        this transaction began) is retried on fresh data, not failed.
         """
         self.ensure_one()
         backend = self.backend_id.id
-        keys = set()
-        if self.external_order_id:
-            keys.add(f"order:{backend}:{self.external_order_id}")
+        keys = {self._pico_order_key()}
         production = self._pico_locate_production()
         if production:
             keys.add(f"mo:{production.id}")
-            products = production.product_id | production.move_raw_ids.product_id
-            keys.update(f"product:{product.id}" for product in products)
         data = self.data if isinstance(self.data, dict) else {}
         if self.event_type == inbox.DOWNTIME and data.get("workcenterCode"):
             keys.add(f"workcenter:{backend}:{data['workcenterCode']}")

@@ -2,12 +2,14 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import json
 import logging
+import time
 from datetime import timedelta
 
 from psycopg2 import errors as pg_errors
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools import SQL
 
 from ..core import outbox
 from ..core.errors import PicoError
@@ -16,14 +18,16 @@ _logger = logging.getLogger(__name__)
 
 # Seconds after which a `sending` row no live sender holds is put back at once.
 ORPHAN_AFTER = 5
+# Seconds one sender cron run may take (well under Odoo's limit_time_real).
+CRON_RUN_SECONDS = 40
 
 
 class PicoExchange(models.Model):
     """The outbox: one row per request Odoo sends to Pico.
 
     Rows are written in the transaction of the change that needs them (an MO
-    confirmed, cancelled, resized; a manual order) and delivered by `_send_due`,
-    run by a cron that is triggered at once. HTTP only ever happens there. Users
+    confirmed, cancelled, resized; a manual order) and handed to the backend's
+    executor at once (pico_queue.py). HTTP only ever happens in the queue's run. Users
     read rows and press Retry; every other write goes through these methods.
     """
 
@@ -31,7 +35,11 @@ class PicoExchange(models.Model):
     _description = "Pico MES Exchange"
     _inherit = ["pico.queue"]
     _order = "id desc"
-    _pico_cron_xmlid = "mrp_pico_mes.ir_cron_pico_exchange_send"
+    _pico_cron_xmlids = (
+        "mrp_pico_mes.ir_cron_pico_exchange_send",
+        "mrp_pico_mes.ir_cron_pico_exchange_send_2",
+    )
+    _pico_job_channel = "root.pico_outbox"
     _pico_wait_states = (outbox.RETRY_WAIT,)
     _pico_error_states = outbox.ERROR_STATES
 
@@ -98,14 +106,15 @@ class PicoExchange(models.Model):
             )
             .create(vals_list)
         )
-        self._pico_trigger()
+        exchanges._pico_dispatch()
         return exchanges
 
     # --- Sender (the queue's run loop, pico_queue.py) ----------------------------
     @api.model
-    def _cron_send(self, limit=1000):
-        """Cron entry point: deliver due exchanges, committing after each one."""
-        return self._pico_run(limit=limit)
+    def _cron_send(self, seconds=CRON_RUN_SECONDS):
+        """Cron entry point (each sender slot): deliver due exchanges, committing
+        after each one."""
+        return self._pico_cron_run(deadline=time.monotonic() + seconds)
 
     @api.model
     def _send_due(self, ids=None, limit=None, commit=None):
@@ -134,36 +143,42 @@ class PicoExchange(models.Model):
         return outbox.DUE_STATES
 
     @api.model
-    def _pico_backlog_where(self):
-        # Rows left `sending` by a server that stopped are backlog too: the run's
-        # sweep puts them back.
-        return "q.state IN %(backlog)s"
-
-    @api.model
-    def _pico_due_where(self):
+    def _pico_due_sql(self):
         # A later request for one Pico key (externalOrderId, operationId,
         # orderIndex), e.g. a cancel, waits until the earlier ones (its save) are
         # finished, so Pico sees them in the order Odoo made them.
-        return (
-            super()._pico_due_where()
-            + """
-            AND NOT EXISTS (
+        return SQL(
+            """%s AND NOT EXISTS (
                 SELECT 1 FROM pico_exchange prev
                  WHERE prev.backend_id = q.backend_id
                    AND prev.external_order_id = q.external_order_id
                    AND prev.operation_pico_id = q.operation_pico_id
                    AND prev.order_index = q.order_index
                    AND prev.id < q.id
-                   AND prev.state IN %(open)s
-            )"""
+                   AND prev.state IN %s)""",
+            super()._pico_due_sql(),
+            tuple(outbox.OPEN_STATES),
         )
 
-    @api.model
-    def _pico_claim_params(self):
-        return {
-            "open": outbox.OPEN_STATES,
-            "backlog": (*outbox.DUE_STATES, outbox.SENDING),
-        }
+    def _pico_lane_keys(self):
+        # The requests for one Pico key, in the order Odoo made them.
+        key = (
+            f"exchanges:{self.backend_id.id}:{self.external_order_id}:"
+            f"{self.operation_pico_id}:{self.order_index}"
+        )
+        return [key]
+
+    def _pico_lane_sql(self):
+        return SQL(
+            "q.backend_id = %s AND q.external_order_id IS NOT DISTINCT FROM %s "
+            "AND q.operation_pico_id IS NOT DISTINCT FROM %s "
+            "AND q.order_index IS NOT DISTINCT FROM %s AND q.id <= %s",
+            self.backend_id.id,
+            self.external_order_id or None,
+            self.operation_pico_id or None,
+            self.order_index,
+            self.id,
+        )
 
     def _pico_lock_keys(self):
         """The advisory lock a sender holds while this row is `sending`: a sweep
@@ -186,17 +201,30 @@ class PicoExchange(models.Model):
             max_delay=backend.retry_max_delay or 3600,
         )
 
+    def _pico_calls(self):
+        """What each kind of row sends: {kind: method(client) -> Pico's message}.
+        One table; other kinds extend it (BOM transfers)."""
+        return {
+            outbox.SAVE: self._pico_call_save,
+            outbox.CANCEL: self._pico_call_cancel,
+        }
+
     def _pico_call(self, client):
         """Send this row's request with `client`; return Pico's message."""
+        return self._pico_calls()[self.kind](client)
+
+    def _pico_call_save(self, client):
         payload = json.loads(self.request)
-        if self.kind == outbox.SAVE:
-            return client.save_order(
-                payload["operationId"],
-                payload["externalOrderId"],
-                payload.get("orderIndex"),
-                reserved_serial=payload.get("reservedSerialNumber"),
-                optional_operation_ids=payload.get("selectOptionalOperationIds"),
-            )
+        return client.save_order(
+            payload["operationId"],
+            payload["externalOrderId"],
+            payload.get("orderIndex"),
+            reserved_serial=payload.get("reservedSerialNumber"),
+            optional_operation_ids=payload.get("selectOptionalOperationIds"),
+        )
+
+    def _pico_call_cancel(self, client):
+        payload = json.loads(self.request)
         return client.cancel_order(
             payload["operationId"],
             payload["externalOrderId"],
@@ -228,9 +256,6 @@ class PicoExchange(models.Model):
         )
         _logger.info("Pico exchange %s: %s", self.id, vals["error"])
         return vals
-
-    def _pico_follow_up_records(self):
-        return self.work_order_id
 
     def _pico_follow_up_locks(self):
         # The MO first, then the unit: the order in which the processor takes

@@ -38,9 +38,10 @@ class PicoExchange(models.Model):
             )
         return res
 
-    def _pico_call(self, client):
-        if self.kind != TRANSFER_KIND:
-            return super()._pico_call(client)
+    def _pico_calls(self):
+        return {**super()._pico_calls(), TRANSFER_KIND: self._pico_call_transfer}
+
+    def _pico_call_transfer(self, client):
         self._pico_check_work_instructions(client)
         documents = json.loads(self.request)["documents"]
         results = []

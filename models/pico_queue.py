@@ -1,9 +1,9 @@
 # Copyright 2026 The mrp_pico_mes authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import logging
+import sys
 import time
 import traceback
-from datetime import timedelta
 
 import psycopg2
 from psycopg2 import errors as pg_errors
@@ -14,15 +14,20 @@ from odoo.modules import module as odoo_module
 from odoo.tools import SQL, config
 
 from ..core.claim import claim_one
-from . import cron_wakeup
 
 _logger = logging.getLogger(__name__)
 
 TRACEBACK_LIMIT = 20000
 # Prefix of this module's advisory lock names (hashed to PostgreSQL's bigint keys).
 LOCK_NAMESPACE = "mrp_pico_mes:"
-# Seconds before a run that left rows to busy workers looks at them again.
-BUSY_RETRY_DELAY = 2
+# Seconds a cron slot in standby waits before it looks at the queue again.
+STANDBY_POLL = 0.5
+# Errors of a transaction that lost a race with another worker: retried, not failed.
+TRANSIENT_DB_ERRORS = (
+    pg_errors.SerializationFailure,
+    pg_errors.DeadlockDetected,
+    pg_errors.LockNotAvailable,
+)
 
 
 def commit_default():
@@ -32,16 +37,20 @@ def commit_default():
 
 
 class PicoQueue(models.AbstractModel):
-    """A queue of records worked by a cron: the outbox and the inbox inherit it.
+    """A queue of rows: the outbox and the inbox inherit it.
 
-    The common part lives here: claiming the next due row without waiting for
-    locks (FOR NO KEY UPDATE SKIP LOCKED), the run loop and its commit policy, the
-    cron trigger, one outcome written per row, failure notices, Retry/Replay. A
-    queue brings only what is its own: which rows are due and in what order
-    (`_pico_due_where`, `_pico_claim_order`), what its work locks against other
-    workers and nodes (`_pico_lock_keys`, advisory locks), the work on one row
-    (`_pico_work`: the call for the outbox, the dispatch for the inbox) and the
-    values its core state machine gives for each outcome (`_prepare_*_vals`).
+    The rows are the truth (state, attempts, error, next attempt); an executor
+    only runs them: Odoo's scheduler (cron slots) or OCA's queue_job, chosen per
+    backend, both behind `_pico_dispatch` (the "Executors" part below). The
+    common part lives here: claiming the next due row without waiting for locks
+    (FOR NO KEY UPDATE SKIP LOCKED), the run loop and its commit policy, one
+    outcome written per row, failure notices, Retry/Replay. A queue brings only
+    what is its own: which rows are due and in what order (`_pico_due_sql`,
+    `_pico_claim_order`), its lanes (`_pico_lane_keys`: rows worked in order,
+    one at a time), what its work locks against other workers and nodes
+    (`_pico_lock_keys`, advisory locks), the work on one row (`_pico_work`: the
+    call for the outbox, the dispatch for the inbox) and the values its core
+    state machine gives for each outcome (`_prepare_*_vals`).
     """
 
     _name = "pico.queue"
@@ -50,8 +59,11 @@ class PicoQueue(models.AbstractModel):
     # Users only read queue rows, yet may comment on them and get activities.
     _mail_post_access = "read"
 
-    # XML id of the cron that works this queue.
-    _pico_cron_xmlid = None
+    # XML ids of the cron jobs (slots) that work this queue on the scheduler.
+    _pico_cron_xmlids = ()
+    # queue_job channel of this queue's jobs (capacity set in the job runner's
+    # configuration).
+    _pico_job_channel = "root"
     # States in which a row waits for its next_attempt_at: the cron is woken then.
     _pico_wait_states = ()
     # States that mean a row needs a person: notified on its MO or to its backend.
@@ -73,6 +85,7 @@ class PicoQueue(models.AbstractModel):
         index="btree_not_null",
         ondelete="set null",
     )
+    executor = fields.Selection(related="backend_id.executor")
     attempts = fields.Integer(readonly=True)
     next_attempt_at = fields.Datetime(readonly=True, index=True)
     error = fields.Text(readonly=True)
@@ -83,21 +96,224 @@ class PicoQueue(models.AbstractModel):
     def _compute_retryable(self):
         raise NotImplementedError
 
-    # --- Clock, commit, trigger --------------------------------------------------
+    # --- Clock, commit --------------------------------------------------------
     @api.model
     def _pico_now(self):
         """The one clock of the queues: every due time is written and compared with
         it (SQL's now() would be the transaction's start)."""
         return fields.Datetime.now()
 
+    # --- Executors: who runs the rows ---------------------------------------------
+    # Rows are the only truth; an executor only runs them. Each backend chooses
+    # its executor (`pico.backend.executor`):
+    # - "cron", Odoo's scheduler: the queue's cron jobs (`_pico_cron_xmlids`, its
+    #   slots), woken through Odoo's public `ir.cron._trigger`;
+    # - "queue_job", OCA's job engine (when installed): one job per row made due,
+    #   which works the due rows of that row's lane (`_pico_lane_where`) in order.
+    # `_pico_dispatch` is the one call that hands rows to their executor.
+
+    def _pico_dispatch(self, at=None):
+        """Have these rows worked now (or at `at`) by their backends' executor.
+
+        Called on an empty recordset, it wakes the queue's cron (a run that left
+        work for the next one).
+        """
+        jobs = self.filtered(lambda row: row.backend_id.executor == "queue_job")
+        for row in jobs:
+            row._pico_job_enqueue(at)
+        if not self or self - jobs:
+            self._pico_cron_trigger(at)
+
     @api.model
-    def _pico_trigger(self, at=None):
-        """Ask the queue's cron to run now (or at `at`); takes effect on commit."""
-        cron_wakeup.wake(self.env, self._pico_cron_xmlid, at)
+    def _pico_cron_trigger(self, at=None, slots=None):
+        """Odoo's `_trigger` on the queue's first cron slot (or on `slots`).
+
+        At most one immediate trigger per slot and transaction: Odoo notifies
+        the cron workers after the commit, on a connection of its own, and one
+        notification wakes them all. A trigger for later is found by the cron
+        workers' next poll (Odoo polls every minute): a retry on the scheduler
+        comes due within a minute of its time.
+        """
+        crons = slots or self._pico_cron_slots()[:1]
+        now = self._pico_now()
+        for cron in crons:
+            if at is None or at <= now:
+                key = f"mrp_pico_mes.trigger.{cron.id}"
+                if self.env.cr.postcommit.data.get(key):
+                    continue
+                self.env.cr.postcommit.data[key] = True
+                cron._trigger()
+            else:
+                cron._trigger(at)
+
+    @api.model
+    def _pico_cron_slots(self):
+        """The queue's cron jobs: several slots run in parallel in as many cron
+        workers (Odoo runs one cron job in one worker at a time)."""
+        crons = self.env["ir.cron"].sudo()
+        for xmlid in self._pico_cron_xmlids:
+            crons |= self.env.ref(xmlid, raise_if_not_found=False) or crons
+        return crons.filtered("active")
+
+    @api.model
+    def _pico_cron_run(self, deadline):
+        """Body of the queue's cron slots (scheduler executor).
+
+        Works the due rows of the backends on the scheduler; wakes the other slots
+        once this run has work, so that several workers share a backlog; and
+        stays on while rows are worked elsewhere (standby), so that rows a killed
+        worker or node leaves behind are taken up within a second, without
+        waiting for a poll. For backends on the job engine it only hands due
+        rows that have no job to it (a job cancelled by hand, rows stored before
+        the switch).
+        """
+        self._pico_jobs_sweep()
+        return self._pico_run(deadline=deadline, executor="cron", standby=True)
+
+    # --- OCA queue_job executor -----------------------------------------------
+    @api.model
+    def _pico_queue_job_available(self):
+        """Whether OCA's queue_job is installed in this database."""
+        return "queue.job" in self.env
+
+    def _pico_job_identity(self, at=None):
+        """The identity of this row's job: one waiting job per row and time (a
+        job due later must not stand for one due now: a held event released)."""
+        identity = f"mrp_pico_mes:{self._name}:{self.id}"
+        return f"{identity}@{at:%Y-%m-%d %H:%M:%S}" if at else identity
+
+    def _pico_job_enqueue(self, at=None):
+        """One job for this row (none if one already waits for it)."""
+        self.ensure_one()
+        if not self._pico_queue_job_available():
+            # queue_job uninstalled since the backend chose it: the scheduler.
+            return self._pico_cron_trigger(at)
+        delayed = self.sudo().with_delay(
+            channel=self._pico_job_channel,
+            eta=at,
+            identity_key=self._pico_job_identity(at),
+            description=self.env._("Pico MES: %s", self.display_name),
+            # Our rows count their own attempts and back off themselves; the
+            # engine retries only a busy lane or a lost race (`_pico_job_run`).
+            max_retries=0,
+        )
+        return delayed._pico_job_run()
+
+    def _pico_job_run(self):
+        """Job body: work the due rows of this row's lane, in order, up to it.
+
+        One transaction (queue_job forbids commits in a job): the outcome of each
+        row is committed with the job. Rows of one lane (an order) are worked in
+        their order whichever job runs first; other lanes run in parallel. A lane
+        another job works now, or a race lost against another lane's commit, sends
+        the job back to the engine for a fresh try.
+        """
+        from odoo.addons.queue_job.exception import RetryableJobError
+
+        self.ensure_one()
+        lane = self._pico_lane_keys()
+        if not self._pico_try_locks(lane, session=False):
+            raise RetryableJobError(
+                "lane busy: another job works its rows", seconds=1, ignore_retry=True
+            )
+        ids = self._pico_lane_due_ids()
+        try:
+            done = self._pico_run(ids=ids, commit=False, in_job=True)
+        except TRANSIENT_DB_ERRORS as exc:
+            raise RetryableJobError(
+                f"lost a race: {exc}", seconds=1, ignore_retry=True
+            ) from exc
+        if not done:
+            return self.env._(
+                "Nothing due: %s was worked by another job.", self.display_name
+            )
+        return self.env._("%s row(s) worked.", done)
+
+    def _pico_lane_keys(self):
+        """Advisory lock names of this row's lane: the same names its work locks
+        (`_pico_lock_keys`), so that both executors keep a lane in order."""
+        raise NotImplementedError
+
+    def _pico_lane_sql(self):
+        """SQL condition (on alias q) of the rows of this row's lane, up to it."""
+        raise NotImplementedError
+
+    def _pico_lane_due_ids(self):
+        """Ids of the due rows of this row's lane, up to this row."""
+        self.env.flush_all()
+        self.env.cr.execute(
+            SQL(
+                "SELECT q.id FROM %s q WHERE %s AND %s",
+                SQL.identifier(self._table),
+                self._pico_due_sql(),
+                self._pico_lane_sql(),
+            )
+        )
+        return [row[0] for row in self.env.cr.fetchall()]
+
+    @api.model
+    def _pico_jobs_sweep(self):
+        """Hand due rows of job-engine backends that have no waiting job to it."""
+        if not self._pico_queue_job_available():
+            return self.browse()
+        self.env.flush_all()
+        self.env.cr.execute(
+            SQL(
+                """SELECT q.id FROM %s q JOIN pico_backend b ON b.id = q.backend_id
+                    WHERE b.executor = 'queue_job' AND %s
+                      AND NOT EXISTS (
+                          SELECT 1 FROM queue_job j
+                           WHERE (j.identity_key = %s || q.id
+                                  OR j.identity_key LIKE %s || q.id || '@%%')
+                             AND j.state IN ('wait_dependencies', 'pending',
+                                             'enqueued', 'started'))
+                    ORDER BY q.id LIMIT 1000""",
+                SQL.identifier(self._table),
+                self._pico_due_sql(),
+                f"mrp_pico_mes:{self._name}:",
+                f"mrp_pico_mes:{self._name}:",
+            )
+        )
+        rows = self.browse([row[0] for row in self.env.cr.fetchall()])
+        for row in rows:
+            row._pico_job_enqueue()
+        return rows
+
+    def action_view_job(self):
+        """Open the job engine's job of this row (queue_job executor)."""
+        self.check_access("read")
+        self.ensure_one()
+        if not self._pico_queue_job_available():
+            raise UserError(self.env._("OCA queue_job is not installed."))
+        identity = self._pico_job_identity()
+        jobs = self.env["queue.job"].search(
+            [
+                "|",
+                ("identity_key", "=", identity),
+                ("identity_key", "=like", f"{identity}@%"),
+            ],
+            order="id desc",
+        )
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "queue.job",
+            "name": self.env._("Jobs"),
+            "view_mode": "list,form",
+            "domain": [("id", "in", jobs.ids)],
+        }
 
     # --- Run loop ----------------------------------------------------------------
     @api.model
-    def _pico_run(self, ids=None, limit=None, commit=None, deadline=None):
+    def _pico_run(
+        self,
+        ids=None,
+        limit=None,
+        commit=None,
+        deadline=None,
+        executor=None,
+        standby=False,
+        in_job=False,
+    ):
         """Work due rows (all, or among `ids`); return how many were worked.
 
         Each row is claimed with FOR NO KEY UPDATE SKIP LOCKED, so several workers
@@ -105,10 +321,16 @@ class PicoQueue(models.AbstractModel):
         when `commit` (default: `commit_default()`). What its work changes is
         locked first (advisory locks, `_pico_lock_keys`): a row whose records
         another worker holds is left to that worker, and this one moves on.
+        `executor` limits the run to the rows of the backends on that executor;
+        `standby` keeps the run on (until `deadline`) while due rows are held by
+        other workers. `in_job`: a run inside a job of the job engine, which
+        leaves no row behind: a lost race or busy records end it (the engine
+        tries the job again), and the cron's housekeeping is not its own.
         """
         if commit is None:
             commit = commit_default()
-        self._pico_before_run(commit)
+        if not in_job:
+            self._pico_before_run(commit)
         resources = {}
         busy = set()
         done = 0
@@ -117,60 +339,113 @@ class PicoQueue(models.AbstractModel):
                 if deadline is not None and time.monotonic() > deadline:
                     # Out of time for this run (`deadline`, a time.monotonic()):
                     # the next one takes the rest at once.
-                    self._pico_trigger()
+                    self.browse()._pico_dispatch()
                     if commit:
                         self.env.cr.commit()  # pylint: disable=invalid-commit
                     break
-                row = self._pico_claim_next(ids, commit, exclude=busy)
+                row = self._pico_claim_next(
+                    ids, commit, exclude=busy, executor=executor
+                )
                 if not row:
+                    if standby and commit and self._pico_in_flight(ids, executor):
+                        # Rows are worked elsewhere: stay to take them up should
+                        # that worker stop (a killed node rolls back its row).
+                        self.env.cr.commit()  # pylint: disable=invalid-commit
+                        time.sleep(STANDBY_POLL)
+                        busy.clear()
+                        continue
                     break
-                keys = row._pico_lock_keys()
-                if not self._pico_try_locks(keys, session=commit):
+                if standby and commit and not done and not busy:
+                    # Work is here: wake the other slots to share it.
+                    self._pico_wake_other_slots()
+                worked = row._pico_run_one(resources, commit, in_job)
+                if not worked:
                     # Another worker works on the same records now; it takes this
                     # row next.
                     busy.add(row.id)
-                    if commit:
-                        self.env.cr.commit()  # pylint: disable=invalid-commit
                     continue
-                try:
-                    if commit and keys and self._pico_restart_after_lock:
-                        # Start afresh now that the records are ours: a snapshot
-                        # taken before the other worker committed would make every
-                        # row it changed a serialization failure (an ERROR in
-                        # Odoo's log).
-                        self.env.cr.commit()  # pylint: disable=invalid-commit
-                        self.env.invalidate_all()
-                        row = self._pico_claim_next(row.ids, commit)
-                        if not row:
-                            continue
-                    row._pico_after_claim(commit)
-                    followed = row._pico_work_one(resources)
-                    done += 1
-                    if commit and not followed:
-                        # The outcome is committed; the follow-up on fresh data.
-                        self.env.cr.commit()  # pylint: disable=invalid-commit
-                        row._pico_follow_up()
-                    if commit:
-                        left = self.env["ir.cron"]._commit_progress(1)
-                        if left <= 0:
-                            # Odoo 19 answers the time left of a 10 s budget from
-                            # the job's start (MIN_TIME_PER_JOB), not of
-                            # limit_time_real; once spent, come back at once for
-                            # the rest. One more row may take connect + read
-                            # timeout (35 s): well within limit_time_real (120 s).
-                            self._pico_trigger()
-                            break
-                finally:
-                    if commit and keys:
-                        self._pico_unlock(keys)
+                done += 1
+                if commit and self._pico_budget_spent(standby):
+                    break
         finally:
             self._pico_release(resources)
-        if busy:
-            # In case the worker holding those records stops before taking them.
-            self._pico_trigger(self._pico_now() + timedelta(seconds=BUSY_RETRY_DELAY))
+        return done
+
+    def _pico_run_one(self, resources, commit, in_job):
+        """Lock what this claimed row changes, work it, follow up; False when
+        another worker holds those records (the row is left to it)."""
+        keys = self._pico_lock_keys()
+        if not self._pico_try_locks(keys, session=commit):
+            if in_job:
+                # A job leaves no row behind: the engine tries it again.
+                raise pg_errors.LockNotAvailable(
+                    f"{self._description} {self.id}: its records are busy"
+                )
             if commit:
                 self.env.cr.commit()  # pylint: disable=invalid-commit
-        return done
+            return False
+        row = self
+        try:
+            if commit and keys and self._pico_restart_after_lock:
+                # Start afresh now that the records are ours: a snapshot taken
+                # before the other worker committed would make every row it
+                # changed a serialization failure (an ERROR in Odoo's log).
+                self.env.cr.commit()  # pylint: disable=invalid-commit
+                self.env.invalidate_all()
+                row = self._pico_claim_next(self.ids, commit)
+                if not row:
+                    return True
+            row._pico_after_claim(commit)
+            followed = row._pico_work_one(resources, in_job)
+            if not followed and in_job:
+                raise pg_errors.SerializationFailure(
+                    "follow-up met a concurrent update"
+                )
+            if commit and not followed:
+                # The outcome is committed; the follow-up on fresh data.
+                self.env.cr.commit()  # pylint: disable=invalid-commit
+                row._pico_follow_up()
+        finally:
+            if commit and keys:
+                self._pico_unlock(keys)
+        return True
+
+    @api.model
+    def _pico_budget_spent(self, standby):
+        """Commit the row's work; True when this cron run should end now.
+
+        Odoo 19 answers the time left of a 10 s budget from the job's start
+        (MIN_TIME_PER_JOB), not of limit_time_real; once spent, a plain run comes
+        back at once for the rest. A slot in standby keeps to its own deadline.
+        """
+        left = self.env["ir.cron"]._commit_progress(1)
+        if left <= 0 and not standby:
+            self.browse()._pico_dispatch()
+            return True
+        return False
+
+    @api.model
+    def _pico_wake_other_slots(self):
+        """Trigger the queue's other cron slots (once per run that has work)."""
+        current = self.env.context.get("cron_id")
+        others = self._pico_cron_slots().filtered(lambda cron: cron.id != current)
+        if others:
+            self._pico_cron_trigger(slots=others)
+
+    @api.model
+    def _pico_in_flight(self, ids=None, executor=None):
+        """Whether due rows (all, or among `ids`) are left that this run could
+        not claim: rows other workers hold now."""
+        self.env.cr.execute(
+            SQL(
+                "SELECT EXISTS(SELECT 1 FROM %s q WHERE %s AND %s AND %s)",
+                SQL.identifier(self._table),
+                self._pico_due_sql(),
+                self._pico_executor_sql(executor),
+                SQL("q.id IN %s", tuple(ids)) if ids else SQL("TRUE"),
+            )
+        )
+        return self.env.cr.fetchone()[0]
 
     @api.model
     def _pico_before_run(self, commit):
@@ -180,69 +455,53 @@ class PicoQueue(models.AbstractModel):
     def _pico_release(self, resources):
         """Free what the run's rows shared (the outbox closes its HTTP clients)."""
 
-    @api.model
-    def _pico_has_backlog(self):
-        """Whether rows wait for this queue's cron (checked when a server starts)."""
-        query = f"""
-            SELECT EXISTS(SELECT 1 FROM {self._table} q
-                           WHERE {self._pico_backlog_where()})
-        """
-        self.env.cr.execute(query, self._pico_claim_params_all())
-        return self.env.cr.fetchone()[0]
-
-    @api.model
-    def _pico_backlog_where(self):
-        """SQL condition (on alias q) of rows left for the cron: the due ones."""
-        return self._pico_due_where()
-
     # --- Claim -------------------------------------------------------------------
     @api.model
     def _pico_due_states(self):
         raise NotImplementedError
 
     @api.model
-    def _pico_due_where(self):
+    def _pico_due_sql(self):
         """SQL condition (on alias q) of the rows a worker may take now."""
-        return (
-            "q.state IN %(due)s "
-            "AND (q.next_attempt_at IS NULL OR q.next_attempt_at <= %(now)s)"
+        return SQL(
+            "q.state IN %s AND (q.next_attempt_at IS NULL OR q.next_attempt_at <= %s)",
+            tuple(self._pico_due_states()),
+            self._pico_now(),
         )
 
     @api.model
-    def _pico_claim_params(self):
-        """Parameters of the queue's own SQL conditions (besides the common ones)."""
-        return {}
-
-    @api.model
-    def _pico_claim_params_all(self, ids=(), exclude=()):
-        return {
-            "now": self._pico_now(),
-            "due": tuple(self._pico_due_states()),
-            "ids": tuple(ids or ()),
-            "exclude": tuple(exclude or ()),
-            **self._pico_claim_params(),
-        }
+    def _pico_executor_sql(self, executor):
+        """SQL condition (on alias q) of the rows of backends on `executor`."""
+        if not executor:
+            return SQL("TRUE")
+        return SQL(
+            "q.backend_id IN (SELECT id FROM pico_backend WHERE executor = %s)",
+            executor,
+        )
 
     @api.model
     def _pico_claim_order(self):
         """SQL ORDER BY (on alias q) of due rows: the first is worked first."""
-        return "q.id"
+        return SQL("q.id")
 
     @api.model
-    def _pico_claim_next(self, ids, commit, exclude=()):
+    def _pico_claim_next(self, ids, commit, exclude=(), executor=None):
         """Lock the first due row nobody else holds; empty when there is none."""
         self.env.flush_all()
-        query = f"""
-            SELECT q.id FROM {self._table} q
-             WHERE {self._pico_due_where()}
-               {"AND q.id IN %(ids)s" if ids else ""}
-               {"AND q.id NOT IN %(exclude)s" if exclude else ""}
-          ORDER BY {self._pico_claim_order()}
-             LIMIT 1
-               FOR NO KEY UPDATE OF q SKIP LOCKED
-        """
-        params = self._pico_claim_params_all(ids, exclude)
-        row = self.browse(claim_one(self.env.cr, query, params, commit))
+        query = SQL(
+            """SELECT q.id FROM %s q
+                WHERE %s AND %s AND %s AND %s
+             ORDER BY %s
+                LIMIT 1
+                  FOR NO KEY UPDATE OF q SKIP LOCKED""",
+            SQL.identifier(self._table),
+            self._pico_due_sql(),
+            self._pico_executor_sql(executor),
+            SQL("q.id IN %s", tuple(ids)) if ids else SQL("TRUE"),
+            SQL("q.id NOT IN %s", tuple(exclude)) if exclude else SQL("TRUE"),
+            self._pico_claim_order(),
+        )
+        row = self.browse(claim_one(self.env.cr, query, None, commit))
         # The locked row as the database has it, not as an earlier loop left it.
         row.invalidate_recordset()
         return row
@@ -312,12 +571,21 @@ class PicoQueue(models.AbstractModel):
                 cr.rollback()
 
     # --- One row -----------------------------------------------------------------
-    def _pico_work_one(self, resources):
-        """Work one claimed row and record its outcome in a single write."""
+    def _pico_work_one(self, resources, in_job=False):
+        """Work one claimed row and record its outcome in a single write.
+
+        With `in_job`, a race lost against another worker's commit ends the
+        job, which the engine tries again on fresh data, instead of an attempt
+        recorded on the row.
+        """
         self.ensure_one()
         vals = self._prepare_attempt_vals()
         try:
             result = self._pico_work(resources, vals)
+        except TRANSIENT_DB_ERRORS:
+            if in_job:
+                raise
+            vals.update(self._prepare_failure_vals(sys.exc_info()[1]))
         except Exception as exc:  # noqa: BLE001 - every failure is kept visibly
             vals.update(self._prepare_failure_vals(exc))
         else:
@@ -372,7 +640,7 @@ class PicoQueue(models.AbstractModel):
                 if self.state in self._pico_error_states:
                     self._pico_notify_failure()
                 elif self.state in self._pico_wait_states and self.next_attempt_at:
-                    self._pico_trigger(self.next_attempt_at)
+                    self._pico_dispatch(self.next_attempt_at)
         except (pg_errors.SerializationFailure, pg_errors.DeadlockDetected):
             _logger.info(
                 "%s %s: changed meanwhile, follow-up again", self._description, self.id
@@ -387,13 +655,10 @@ class PicoQueue(models.AbstractModel):
             self.write({"traceback": self._pico_traceback()})
         return True
 
-    def _pico_follow_up_records(self):
-        """Records the follow-up changes (the outbox: the unit it was sent for)."""
-        return self.env["mrp.production"]
-
     def _pico_follow_up_locks(self):
-        """Recordsets to lock before the follow-up, in the order to lock them."""
-        return [self._pico_follow_up_records()]
+        """Recordsets the follow-up changes, locked before it in this order (the
+        outbox: the unit's MO, then the unit)."""
+        return []
 
     def _pico_after_outcome(self):
         """Propagate the outcome (the outbox updates the unit it was sent for)."""
@@ -454,7 +719,7 @@ class PicoQueue(models.AbstractModel):
             row._pico_check_retry()
             row.sudo().write(row._prepare_retry_vals())
             row.message_post(body=self.env._("Sent back to the queue."))
-        self._pico_trigger()
+        rows._pico_dispatch()
         return True
 
     def action_view_production(self):

@@ -20,7 +20,6 @@ from odoo.tests import TransactionCase, tagged
 from odoo.tools import mute_logger
 
 from ..core import inbox
-from ..models import pico_event as pico_event_module
 from . import test_complete
 
 TAGS = ("post_install", "-at_install", "pico_reliability")
@@ -121,71 +120,6 @@ class TestRaces(CommittedMixin, TransactionCase):
         cr = self.registry.cursor()
         cr.transaction = Transaction(self.registry)
         return cr, api.Environment(cr, SUPERUSER_ID, {})
-
-    def test_door_starts_afresh_when_a_run_clears_its_trigger(self):
-        """The webhook door stores and wakes in one statement. A cron run that
-        clears the trigger it found, and commits after the door's transaction
-        began, makes that statement a serialization failure: the door starts
-        afresh, stores the event once and adds a trigger of its own."""
-        ids = self._committed()
-        cron_id = self.env.ref(self.env["pico.event"]._pico_cron_xmlid).id
-        self.addCleanup(self._delete_triggers, cron_id)
-        self._delete_triggers(cron_id)
-        maker, _maker_env = self._cursor()
-        with maker:
-            maker.execute(
-                "INSERT INTO ir_cron_trigger (cron_id, call_at, create_date) "
-                "VALUES (%s, now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC') "
-                "RETURNING id",
-                [cron_id],
-            )
-            (found,) = maker.fetchone()
-            maker.commit()  # pylint: disable=invalid-commit
-        door, door_env = self._cursor()
-        with door, self.assertNoLogs("odoo", level="WARNING"):
-            backend = door_env["pico.backend"].browse(ids["backend"])
-            # The door's snapshot begins with its first query.
-            backend.fetch(["company_id"])
-            with self.registry.cursor() as run:
-                run.execute("DELETE FROM ir_cron_trigger WHERE id = %s", [found])
-                run.commit()  # pylint: disable=invalid-commit
-            intake = inbox.intake(
-                inbox.DOWNTIME,
-                {
-                    "workcenterCode": "W",
-                    "reasonCode": "R",
-                    "start": "2026-11-22T09:00:00Z",
-                },
-                backend.id,
-            )
-            event, created = door_env["pico.event"]._pico_accept(
-                backend, intake, "webhook"
-            )
-            self.assertTrue(created)
-            door.commit()  # pylint: disable=invalid-commit
-            event_id = event.id
-        with self.registry.cursor() as cr:
-            cr.execute(
-                "SELECT count(*) FROM pico_event WHERE backend_id = %s",
-                [ids["backend"]],
-            )
-            stored = cr.fetchone()[0]
-            cr.execute(
-                "SELECT id FROM ir_cron_trigger WHERE cron_id = %s "
-                "AND call_at <= create_date",
-                [cron_id],
-            )
-            triggers = [row[0] for row in cr.fetchall()]
-        # The committed events of the fixture, and this one once.
-        self.assertEqual(stored, len(ids["events"]) + 1)
-        self.assertTrue(event_id)
-        self.assertEqual(len(triggers), 1)
-        self.assertNotEqual(triggers[0], found)
-
-    def _delete_triggers(self, cron_id):
-        with self.registry.cursor() as cr:
-            cr.execute("DELETE FROM ir_cron_trigger WHERE cron_id = %s", [cron_id])
-            cr.commit()  # pylint: disable=invalid-commit
 
     def test_concurrent_quantity_changes_of_one_order(self):
         """Two planners change one released MO's quantity at the same moment.
@@ -481,22 +415,6 @@ class TestRestartAndFailures(TransactionCase):
             ]
         )
 
-    def test_restart_takes_up_stored_backlog(self):
-        """A node starting with events stored before a crash wakes the processor
-        at once, instead of waiting for the cron's first poll (a minute)."""
-        self.env["ir.cron.trigger"].search([("cron_id", "=", self.cron.id)]).unlink()
-        events = self.env["pico.event"]
-        self.assertFalse(events._pico_take_up_backlog()["events"])
-        self.assertFalse(self._triggers(), "nothing due, nothing woken")
-        intake = inbox.intake(
-            inbox.DOWNTIME,
-            {"workcenterCode": "X", "reasonCode": "Y", "start": "2026-11-22T09:00:00Z"},
-            self.backend.id,
-        )
-        events._pico_store(self.backend, intake, "mqtt")
-        self.assertTrue(events._pico_take_up_backlog()["events"])
-        self.assertTrue(self._triggers(), "the processor is due now")
-
     def test_processor_run_stops_in_time_and_triggers_the_next(self):
         """A processor cron run ends after its time budget, however long the
         backlog, and triggers the next run: Odoo restarts a server whose cron
@@ -518,34 +436,6 @@ class TestRestartAndFailures(TransactionCase):
         self.assertEqual(set(events.mapped("state")), {"received"})
         self.assertTrue(self._triggers(), "the next run is due at once")
         self.assertEqual(events._cron_process_events(), 3)
-
-    def test_registry_load_schedules_the_wakeup(self):
-        """Loading the registry (a server start) schedules the backlog wake-up
-        for once the cron threads listen, and only outside tests and scripts."""
-        started = []
-
-        class FakeTimer:
-            def __init__(self, delay, function, args=()):
-                self.delay, self.function, self.args = delay, function, args
-                self.daemon = False
-
-            def start(self):
-                started.append(self)
-
-        events = self.env["pico.event"]
-        with patch.object(pico_event_module.threading, "Timer", FakeTimer):
-            events._register_hook()
-            self.assertFalse(started, "not under tests")
-            with (
-                patch.object(pico_event_module.odoo_module, "current_test", False),
-                patch.object(pico_event_module, "config", {"stop_after_init": False}),
-            ):
-                events._register_hook()
-        self.assertTrue(started)
-        self.assertTrue(all(timer.daemon for timer in started))
-        self.assertLessEqual(min(timer.delay for timer in started), 5)
-        self.assertEqual(started[0].args, (self.env.cr.dbname,))
-        self.assertIs(started[0].function, pico_event_module._take_up_backlog)
 
     def _sending(self, number):
         exchange = self.env["pico.exchange"]._pico_enqueue(

@@ -1,0 +1,374 @@
+# Copyright 2026 The mrp_pico_mes authors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""The two executors: Odoo's scheduler and OCA's queue_job run the same rows.
+
+The job-engine tests need the module queue_job installed in the test database
+(dev/run-tests installs it wherever odoo-addon-queue-job is importable); without
+it they skip, and the tests of the scheduler and of the refused choice still run.
+"""
+
+import threading
+import time
+from unittest.mock import patch
+
+from odoo import SUPERUSER_ID, api
+from odoo.exceptions import ValidationError
+from odoo.orm.environments import Transaction
+from odoo.tests import TransactionCase, tagged
+
+from ..core import inbox
+from .common import PicoCase
+from .test_complete import CompletionMixin
+from .test_reliability import CommittedMixin
+
+TAGS = ("post_install", "-at_install", "pico_queue_job")
+
+
+def _perform(env, job):
+    """Run a stored job as the engine's /queue_job/runjob does (without the
+    commit): its result, or the exception it raised."""
+    from odoo.addons.queue_job.job import Job
+
+    loaded = Job.load(env, job.uuid)
+    loaded.set_started()
+    loaded.store()
+    return loaded.perform()
+
+
+class JobsMixin:
+    def _need_queue_job(self):
+        if "queue.job" not in self.env:
+            self.skipTest("queue_job is not installed in this database")
+
+    def _jobs(self, rows):
+        jobs = self.env["queue.job"]
+        for row in rows:
+            identity = f"mrp_pico_mes:{row._name}:{row.id}"
+            jobs |= jobs.search(
+                [
+                    "|",
+                    ("identity_key", "=", identity),
+                    ("identity_key", "=like", f"{identity}@%"),
+                ]
+            )
+        return jobs.sorted("id")
+
+    def _triggers(self, xmlid):
+        cron = self.env.ref(xmlid)
+        return self.env["ir.cron.trigger"].search([("cron_id", "=", cron.id)])
+
+
+@tagged(*TAGS)
+class TestExecutors(JobsMixin, CompletionMixin, PicoCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls._setup_drone()
+
+    def _mo(self, qty=1):
+        production = self.env["mrp.production"].create(
+            {"product_id": self.drone.id, "bom_id": self.bom.id, "product_qty": qty}
+        )
+        production.action_confirm()
+        return production
+
+    def _store_completion(self, production, index, serial, motor, fc):
+        completion = self.simulator.complete_order(
+            self._external_id(production),
+            index,
+            operationId="op-drone",
+            **self._completion_fields(serial, motor, fc),
+        )
+        intake = inbox.intake(
+            inbox.COMPLETION, self._webhook_body(completion), self.backend.id
+        )
+        event, created = (
+            self.env["pico.event"].sudo()._pico_store(self.backend, intake, "webhook")
+        )
+        self.assertTrue(created)
+        event._pico_dispatch()
+        return event
+
+    def test_the_choice_is_refused_without_queue_job(self):
+        """Without queue_job the backend refuses the job engine, naming the field;
+        rows of a backend whose engine was uninstalled go to the scheduler."""
+        queue = type(self.env["pico.queue"])
+        with patch.object(queue, "_pico_queue_job_available", return_value=False):
+            with self.assertRaisesRegex(ValidationError, "Run Events and Exchanges"):
+                self.backend.executor = "queue_job"
+            self.env.flush_all()
+            # As if the module had been uninstalled after the choice.
+            self.env.cr.execute(
+                "UPDATE pico_backend SET executor = 'queue_job' WHERE id = %s",
+                [self.backend.id],
+            )
+            self.backend.invalidate_recordset(["executor"])
+            self._triggers("mrp_pico_mes.ir_cron_pico_exchange_send").unlink()
+            self._mo()
+            self.assertTrue(
+                self._triggers("mrp_pico_mes.ir_cron_pico_exchange_send"),
+                "the scheduler sends them",
+            )
+
+    def test_sender_on_each_executor(self):
+        """The same confirm sends its units through either executor."""
+        self._triggers("mrp_pico_mes.ir_cron_pico_exchange_send").unlink()
+        first = self._mo()
+        exchanges = self.env["pico.exchange"].search([("production_id", "=", first.id)])
+        self.assertTrue(self._triggers("mrp_pico_mes.ir_cron_pico_exchange_send"))
+        self._need_queue_job()
+        self.assertFalse(self._jobs(exchanges), "no job on the scheduler")
+        self.env["pico.exchange"]._send_due()
+        self.assertEqual(exchanges.mapped("state"), ["done"])
+
+        self.backend.executor = "queue_job"
+        self._triggers("mrp_pico_mes.ir_cron_pico_exchange_send").unlink()
+        second = self._mo(qty=2)
+        exchanges = self.env["pico.exchange"].search(
+            [("production_id", "=", second.id)]
+        )
+        jobs = self._jobs(exchanges)
+        self.assertEqual(len(jobs), 2)
+        self.assertEqual(set(jobs.mapped("channel")), {"root.pico_outbox"})
+        self.assertFalse(self._triggers("mrp_pico_mes.ir_cron_pico_exchange_send"))
+        for job in jobs:
+            _perform(self.env, job)
+        self.assertEqual(exchanges.mapped("state"), ["done", "done"])
+        self.assertEqual(
+            sorted(
+                (save["externalOrderId"], save["orderIndex"])
+                for save in self.simulator.orders()
+                if save["externalOrderId"] == self._external_id(second)
+            ),
+            [(self._external_id(second), 0), (self._external_id(second), 1)],
+        )
+        # The row opens its job, the job names its row.
+        action = exchanges[:1].action_view_job()
+        self.assertEqual(
+            action["domain"], [("id", "in", self._jobs(exchanges[:1]).ids)]
+        )
+        self.assertEqual(jobs[0].model_name, "pico.exchange")
+
+    def test_retry_backoff_is_the_rows_own_on_both(self):
+        """A refused send waits for the row's own next attempt on either executor:
+        the scheduler has Odoo's trigger at that time, the engine a job due then."""
+        self.simulator.set_faults(fail_next=1, error_status=503)
+        self._mo()
+        cron_row = self.env["pico.exchange"].search([], limit=1, order="id desc")
+        self.env["pico.exchange"]._send_due()
+        self.assertEqual(cron_row.state, "retry_wait")
+        self.assertIn(
+            cron_row.next_attempt_at,
+            self._triggers("mrp_pico_mes.ir_cron_pico_exchange_send").mapped("call_at"),
+        )
+        self._need_queue_job()
+        self.backend.executor = "queue_job"
+        self.simulator.set_faults(fail_next=1, error_status=503)
+        self._mo()
+        job_row = self.env["pico.exchange"].search([], limit=1, order="id desc")
+        (job,) = self._jobs(job_row)
+        _perform(self.env, job)
+        self.assertEqual(job_row.state, "retry_wait")
+        self.assertEqual(
+            (job_row.attempts, job_row.error_code, job_row.http_status),
+            (cron_row.attempts, cron_row.error_code, cron_row.http_status),
+        )
+        later = self._jobs(job_row) - job
+        self.assertEqual(len(later), 1)
+        self.assertEqual(later.eta, job_row.next_attempt_at)
+        # Retry now: a job due now, not held back by the one due later.
+        job_row.action_retry()
+        (now,) = self._jobs(job_row) - job - later
+        self.assertFalse(now.eta)
+        _perform(self.env, now)
+        self.assertEqual(job_row.state, "done")
+
+    def test_events_of_one_order_keep_their_order(self):
+        """The job of a later event applies the earlier one first; the earlier
+        event's own job then finds nothing left to do."""
+        self._need_queue_job()
+        self.backend.executor = "queue_job"
+        production = self._mo(qty=2)
+        self.env["pico.exchange"]._send_due()
+        first = self._store_completion(production, 0, "DR-Q1", "M-1", "F-1")
+        second = self._store_completion(production, 1, "DR-Q2", "M-2", "F-2")
+        first_job, second_job = self._jobs(first), self._jobs(second)
+        self.assertEqual(first_job.channel, "root.pico_inbox")
+        _perform(self.env, second_job)
+        self.env.invalidate_all()
+        self.assertEqual((first.state, second.state), ("done", "done"))
+        self.assertLess(first.processed_at, second.processed_at)
+        self.assertIn("Nothing due", _perform(self.env, first_job))
+        lots = production.production_group_id.production_ids.lot_producing_ids
+        self.assertEqual(sorted(lots.mapped("name")), ["DR-Q1", "DR-Q2"])
+        self.assertEqual((first.attempts, second.attempts), (1, 1))
+
+    def test_a_rolled_back_job_is_applied_once_when_run_again(self):
+        """A job whose worker dies mid-run leaves the event as it was; run again
+        (queue_job requeues the jobs of dead workers) it is applied once.
+        A duplicate delivery makes no second event and no second job."""
+        self._need_queue_job()
+        self.backend.executor = "queue_job"
+        production = self._mo()
+        self.env["pico.exchange"]._send_due()
+        event = self._store_completion(production, 0, "DR-K1", "M-1", "F-1")
+        intake = inbox.intake(inbox.COMPLETION, event.data, self.backend.id)
+        again, created = self.env["pico.event"]._pico_store(
+            self.backend, intake, "webhook"
+        )
+        self.assertFalse(created)
+        self.assertEqual(again, event)
+        again._pico_dispatch()
+        (job,) = self._jobs(event)
+        with self.assertRaises(RuntimeError), self.env.cr.savepoint():
+            _perform(self.env, job)
+            self.assertEqual(event.state, "done")
+            raise RuntimeError("the worker is killed")
+        self.env.invalidate_all()
+        self.assertEqual((event.state, event.attempts), ("received", 0))
+        _perform(self.env, job)
+        self.env.invalidate_all()
+        self.assertEqual((event.state, event.attempts), ("done", 1))
+        self.assertEqual(production.lot_producing_ids.mapped("name"), ["DR-K1"])
+        self.assertEqual(self._on_hand(self.drone), 1)
+
+    def test_cron_hands_orphan_rows_to_the_engine(self):
+        """A due row of a job-engine backend without a waiting job (a job
+        cancelled by hand) is handed to the engine by the cron, not run by it."""
+        self._need_queue_job()
+        self.backend.executor = "queue_job"
+        production = self._mo()
+        self.env["pico.exchange"]._send_due()
+        event = self._store_completion(production, 0, "DR-O1", "M-1", "F-1")
+        self._jobs(event).unlink()
+        self.assertEqual(self.env["pico.event"]._cron_process_events(), 0)
+        self.assertEqual(event.state, "received")
+        self.assertEqual(len(self._jobs(event)), 1)
+
+
+@tagged(*TAGS)
+class TestParallelAndFailover(JobsMixin, CommittedMixin, TransactionCase):
+    """Real committed rows and connections: what runs at the same time."""
+
+    UNITS_PER_ORDER = 1
+    ORDERS = 2
+
+    def _session(self):
+        cr = self.registry.cursor()
+        cr.transaction = Transaction(self.registry)
+        cr.execute("SET lock_timeout = '20s'")
+        return cr, api.Environment(cr, SUPERUSER_ID, {"tracking_disable": True})
+
+    def test_orders_sharing_components_apply_at_the_same_time(self):
+        """Two MOs that consume the same component product: each job applies its
+        completion while the other's transaction is still open (nothing waits on
+        the other's stock); both commit, each unit built once."""
+        self._need_queue_job()
+        ids = self._committed()
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            env["pico.backend"].browse(ids["backend"]).executor = "queue_job"
+            cr.commit()  # pylint: disable=invalid-commit
+        both_applied = threading.Barrier(2)
+        errors, states = [], []
+
+        def apply(event_id):
+            cr, env = self._session()
+            try:
+                with cr:
+                    event = env["pico.event"].browse(event_id)
+                    (job,) = env["queue.job"].search(
+                        [("identity_key", "=", f"mrp_pico_mes:pico.event:{event_id}")]
+                    )
+                    _perform(env, job)
+                    states.append(event.state)
+                    # Both done, neither committed yet: they ran side by side.
+                    both_applied.wait(timeout=20)
+                    cr.commit()  # pylint: disable=invalid-commit
+            except Exception as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            env["pico.event"].browse(ids["events"])._pico_dispatch()
+            cr.commit()  # pylint: disable=invalid-commit
+        threads = [
+            threading.Thread(target=apply, args=(event_id,))
+            for event_id in ids["events"]
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        self.assertEqual(errors, [])
+        self.assertEqual(states, ["done", "done"])
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            productions = env["mrp.production"].search(
+                [("product_id", "=", ids["products"][0])]
+            )
+            self.assertEqual(set(productions.mapped("state")), {"done"})
+            self.assertEqual(sum(productions.mapped("qty_produced")), 2)
+            cr.execute(
+                "DELETE FROM queue_job WHERE identity_key LIKE %s",
+                ["mrp_pico_mes:pico.event:%"],
+            )
+            cr.commit()  # pylint: disable=invalid-commit
+
+    def test_a_busy_lane_sends_the_job_back(self):
+        """While another worker holds an order's lane, its job goes back to the
+        engine (retried, not failed); once free, the job applies the event."""
+        self._need_queue_job()
+        from odoo.addons.queue_job.exception import RetryableJobError
+
+        ids = self._committed()
+        holder, holder_env = self._session()
+        worker, worker_env = self._session()
+        with holder, worker:
+            event = worker_env["pico.event"].browse(ids["events"][0])
+            lane = event._pico_lane_keys()
+            self.assertTrue(holder_env["pico.event"]._pico_try_locks(lane))
+            with self.assertRaises(RetryableJobError):
+                event._pico_job_run()
+            worker.rollback()
+            holder_env["pico.event"]._pico_unlock(lane)
+            self.assertIn("worked", event._pico_job_run())
+            self.assertEqual(event.state, "done")
+            worker.commit()  # pylint: disable=invalid-commit
+
+    def test_a_standby_slot_takes_up_a_killed_workers_event(self):
+        """Scheduler: a cron slot in standby takes up, within seconds, the event
+        a killed worker held, without a new trigger or a poll."""
+        ids = self._committed()
+        event_id = ids["events"][0]
+        killed, _killed_env = self._session()
+        # The other node's worker claimed the event and is in the middle of it.
+        killed.execute(
+            "SELECT id FROM pico_event WHERE id = %s FOR NO KEY UPDATE", [event_id]
+        )
+        taken_up = []
+
+        def standby():
+            cr, env = self._session()
+            with cr:
+                started = time.monotonic()
+                env["pico.event"]._pico_run(
+                    ids=[event_id],
+                    commit=True,
+                    standby=True,
+                    deadline=time.monotonic() + 20,
+                )
+                taken_up.append(time.monotonic() - started)
+
+        thread = threading.Thread(target=standby)
+        thread.start()
+        time.sleep(1.5)
+        killed.rollback()
+        killed.close()
+        thread.join(30)
+        self.assertEqual(len(taken_up), 1)
+        with self.registry.cursor() as cr:
+            cr.execute("SELECT state FROM pico_event WHERE id = %s", [event_id])
+            self.assertEqual(cr.fetchone()[0], "done")
+        # Taken up after the kill (1.5 s), not at the next poll (60 s).
+        self.assertLess(taken_up[0], 10)
