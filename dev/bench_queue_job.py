@@ -200,8 +200,14 @@ def main():
     odoo_bin = (
         os.environ.get("ODOO_BIN")
         or subprocess.check_output(
-            [python, "-c", "import odoo.release as r, os; "
-             "print(os.path.dirname(os.path.dirname(os.path.abspath(r.__file__))))"],
+            [
+                python,
+                "-c",
+                (
+                    "import odoo.release as r, os; "
+                    "print(os.path.dirname(os.path.dirname(os.path.abspath(r.__file__))))"
+                ),
+            ],
             text=True,
         ).strip()
         + "/odoo-bin"

@@ -66,6 +66,9 @@ RESULTS = h.REPO / "bench-results" / "benchmark.json"
 PREFIX = "pico/bench"
 STREAM = "operationOrderCompletesStream"
 UNSUBSCRIBE = "mutation($id: String!) { webhookUnsubscribe(subscriptionID: $id) }"
+# The processor's cron slots (data/pico_event_cron.xml).
+PROCESSOR_SLOTS = ("ir_cron_pico_event_process", "ir_cron_pico_event_process_2")
+
 TARGETS = {
     "webhook_done_p95_ms": 2000,
     "mqtt_done_p95_ms": 3000,
@@ -248,7 +251,10 @@ class Bench:
             for name, text in FLOOR_FILES.items():
                 (floor / name).parent.mkdir(parents=True, exist_ok=True)
                 (floor / name).write_text(text)
-            self.run.install(modules=f"{h.MODULE},{FLOOR_MODULE}")
+            modules = f"{h.MODULE},{FLOOR_MODULE}"
+            if args.executor == "queue_job":
+                modules += ",queue_job"
+            self.run.install(modules=modules)
         with step("Configuring the demo backend (MQTT off for now)") as note:
             params = {
                 "endpoint_url": self.sim.graphql_url,
@@ -259,6 +265,7 @@ class Bench:
                 "mqtt_prefix": PREFIX,
                 "mqtt_enabled": False,
                 "key_name": "dev/benchmark",
+                "executor": args.executor,
             }
             result = self.run.shell(h.shell_call(h.CONFIGURE_SCRIPT, params))
             self.backend_id, self.api_key = result["backend_id"], result["api_key"]
@@ -275,6 +282,7 @@ class Bench:
             load_average_at_start=list(os.getloadavg()),
             workers=self.args.workers,
             max_cron_threads=self.args.cron_threads,
+            executor=self.args.executor,
         )
         self.results["machine"] = info
 
@@ -367,6 +375,7 @@ class Bench:
                 self.port,
                 workers=self.args.workers,
                 cron_threads=self.args.cron_threads,
+                **self.job_engine(self.args.workers),
             )
             self.api = h.Json2(self.url, self.db, self.api_key)
             answer = self.api(
@@ -391,6 +400,28 @@ class Bench:
                 "the outbox to empty",
             )
             note["text"] = self.url
+
+    def restart_main(self, runner=True):
+        """Restart the measured server as start_server() started it."""
+        for name, service in h.running_services(RUN_DIR).items():
+            if name.startswith("odoo"):
+                h.stop_service(RUN_DIR, service)
+        self.run.start_server(
+            self.port,
+            workers=self.args.workers,
+            cron_threads=self.args.cron_threads,
+            **self.job_engine(self.args.workers, runner),
+        )
+
+    def job_engine(self, capacity, runner=True):
+        """start_server() arguments of a server on the job engine (with its
+        runner, whose channels run `capacity` jobs at once), or none."""
+        if self.args.executor != "queue_job" or not runner:
+            return {}
+        return {
+            "extra": ["--load=base,web,queue_job"],
+            "env": {"ODOO_QUEUE_JOB_CHANNELS": f"root:{capacity}"},
+        }
 
     def sql(self, query, params=()):
         with self.pg.cursor() as cr:
@@ -568,15 +599,26 @@ class Bench:
 
     # --- Draining completions with 1, 2, 4 cron workers and two servers --------------
     def drain(self):
-        configs = [
-            ("1 cron worker", (1,)),
-            ("2 cron workers", (2,)),
-            ("4 cron workers", (4,)),
-            ("2 servers x 2 cron workers", (2, 2)),
-        ]
+        if self.args.executor == "queue_job":
+            # The engine runs jobs in HTTP workers: the channel's capacity and the
+            # workers per server are the entry's number.
+            configs = [
+                ("1 job worker", (1,)),
+                ("2 job workers", (2,)),
+                ("4 job workers", (4,)),
+                ("2 servers x 2 job workers", (2, 2)),
+            ]
+        else:
+            configs = [
+                ("1 cron worker", (1,)),
+                ("2 cron workers", (2,)),
+                ("4 cron workers", (4,)),
+                ("2 servers x 2 cron workers", (2, 2)),
+            ]
         count = self.args.drain
         with self.progress.step(
-            f"Drain {count} stored completions: 1, 2, 4 cron workers, 2 servers"
+            f"Drain {count} stored completions ({self.args.executor}): "
+            + ", ".join(label for label, _servers in configs)
         ) as note:
             # Webhooks again, and no MQTT subscriber holding a cron worker.
             self.api(
@@ -588,6 +630,7 @@ class Bench:
             self.api("pico.backend", "action_register_webhooks", ids=[self.backend_id])
             product = self.api.xmlid(h.MODULE, "product_pico_widget")
             bom = self.api.xmlid(h.MODULE, "mrp_bom_pico_widget")
+            # One product and BOM: every MO consumes the same components.
             mo_ids = self.api(
                 "mrp.production",
                 "create",
@@ -600,16 +643,21 @@ class Bench:
             rows = self.api("mrp.production", "read", ids=mo_ids, fields=["name"])
             orders = [(row["id"], f"{row['name']}#{row['id']}") for row in rows]
             self.wait_outbox_empty()
-            cron = self.sql(
-                "SELECT c.id FROM ir_cron c JOIN ir_model_data d ON d.res_id = c.id "
-                "AND d.model = 'ir.cron' WHERE d.module = %s AND d.name = %s",
-                (h.MODULE, "ir_cron_pico_event_process"),
-            )[0]
+            crons = tuple(
+                self.sql(
+                    "SELECT c.id FROM ir_cron c JOIN ir_model_data d "
+                    "ON d.res_id = c.id AND d.model = 'ir.cron' "
+                    "WHERE d.module = %s AND d.name = %s",
+                    (h.MODULE, name),
+                )[0]
+                for name in PROCESSOR_SLOTS
+            )
             out = {}
             for number, (label, servers) in enumerate(configs):
                 batch = orders[number * count : (number + 1) * count]
-                out[label] = self.drain_one(cron, servers, batch, f"D{number}")
+                out[label] = self.drain_one(crons, servers, batch, f"D{number}")
             self.results["drain"] = out
+            self.results["drain_executor"] = self.args.executor
             note["text"] = ", ".join(
                 f"{label}: {r['per_s']:.1f}/s" for label, r in out.items()
             )
@@ -629,12 +677,26 @@ class Bench:
             "the outbox to empty",
         )
 
-    def drain_one(self, cron, servers, batch, tag):
-        """Store completions of `batch` with the processor off, then time the drain."""
+    def drain_one(self, crons, servers, batch, tag):
+        """Store completions of `batch` with the processor off, then time the drain.
+
+        Scheduler: the processor's cron slots are off while the completions are
+        stored, then switched on and triggered. Job engine: the backend is on
+        the scheduler (slots off) while they are stored, then switched to the
+        engine, which hands it every stored event as a job at once.
+        """
+        engine = self.args.executor == "queue_job"
         self.sql(
-            "UPDATE ir_cron SET active = false WHERE id = %s RETURNING id", (cron,)
+            "UPDATE ir_cron SET active = false WHERE id IN %s RETURNING id", (crons,)
         )
-        self.restart_servers((2,))
+        if engine:
+            self.api(
+                "pico.backend",
+                "write",
+                ids=[self.backend_id],
+                vals={"executor": "cron"},
+            )
+        self.restart_servers((2,), runner=False)
         for mo_id, external_id in batch:
             self.http.post(
                 f"{self.sim.base_url}/_control/complete",
@@ -663,14 +725,27 @@ class Bench:
             "the drain's completions stored",
         )
         self.restart_servers(servers)
-        started = time.perf_counter()
-        self.sql("UPDATE ir_cron SET active = true WHERE id = %s RETURNING id", (cron,))
-        self.sql(
-            "INSERT INTO ir_cron_trigger (cron_id, call_at) "
-            "VALUES (%s, now() AT TIME ZONE 'UTC') RETURNING id",
-            (cron,),
-        )
-        h.notify_crons(self.db)
+        if engine:
+            # The runner starts a few seconds after its server: let it be ready.
+            time.sleep(5)
+            started = time.perf_counter()
+            self.api(
+                "pico.backend",
+                "write",
+                ids=[self.backend_id],
+                vals={"executor": "queue_job"},
+            )
+        else:
+            started = time.perf_counter()
+            self.sql(
+                "UPDATE ir_cron SET active = true WHERE id IN %s RETURNING id", (crons,)
+            )
+            self.sql(
+                "INSERT INTO ir_cron_trigger (cron_id, call_at) "
+                "VALUES (%s, now() AT TIME ZONE 'UTC') RETURNING id",
+                (crons[0],),
+            )
+            h.notify_crons(self.db)
         mo_ids = tuple(m for m, _e in batch)
         h.wait_until(
             lambda: (
@@ -705,6 +780,10 @@ class Bench:
             "AND state = 'done'",
             (external_ids,),
         )[0]
+        if engine:
+            self.sql(
+                "UPDATE ir_cron SET active = true WHERE id IN %s RETURNING id", (crons,)
+            )
         return {
             "servers": list(servers),
             "completions": len(batch),
@@ -714,19 +793,23 @@ class Bench:
             "events_done": events,
         }
 
-    def restart_servers(self, servers):
-        """Stop the Odoo servers; start one per entry (its cron workers), 2 HTTP."""
+    def restart_servers(self, servers, runner=True):
+        """Stop the Odoo servers; start one per entry: its cron workers and 2 HTTP
+        workers (scheduler), or its HTTP workers and the job runner's capacity
+        (job engine; `runner=False` starts none)."""
         for name, service in h.running_services(RUN_DIR).items():
             if name.startswith("odoo"):
                 h.stop_service(RUN_DIR, service)
         self.extra_urls = []
-        for number, crons in enumerate(servers):
+        engine = self.args.executor == "queue_job"
+        for number, count in enumerate(servers):
             port = self.port if number == 0 else h.free_port()
             self.run.start_server(
                 port,
-                workers=2,
-                cron_threads=crons,
+                workers=max(count, 2) if engine else 2,
+                cron_threads=1 if engine else count,
                 name="odoo" if number == 0 else f"odoo{number + 1}",
+                **self.job_engine(count, runner),
             )
         self.run.http_port = self.port
 
@@ -785,6 +868,16 @@ class Bench:
                 "Content-Type": "application/json",
                 "X-Pico-Webhook-Secret": backend["secret"],
             }
+            if self.args.executor == "queue_job":
+                # The door makes a job per event; the runner is off meanwhile, so
+                # that the figures are the door's and not the jobs'.
+                self.api(
+                    "pico.backend",
+                    "write",
+                    ids=[backend["id"]],
+                    vals={"executor": "queue_job"},
+                )
+                self.restart_main(runner=False)
             # The door runs as deployed (stores, triggers the processor cron, wakes
             # the cron workers), but the cron's code does nothing meanwhile, so
             # that the figures are the door's and not the processor's.
@@ -822,6 +915,12 @@ class Bench:
                     "DELETE FROM pico_event WHERE backend_id = %s RETURNING 1",
                     (backend["id"],),
                 )
+                if self.args.executor == "queue_job":
+                    self.sql(
+                        "DELETE FROM queue_job WHERE identity_key LIKE %s RETURNING 1",
+                        ("mrp_pico_mes:pico.event:%",),
+                    )
+                    self.restart_main()
             at50 = self.results["accept"]["50"]
             floor50 = self.results["floor"]["50"]
             note["text"] = (
@@ -1305,6 +1404,19 @@ def main(argv=None):
         help="Odoo HTTP workers (prefork); default 2 x cores + 1 (see above)",
     )
     parser.add_argument("--cron-threads", type=int, default=3)
+    parser.add_argument(
+        "--executor",
+        choices=("cron", "queue_job"),
+        default="cron",
+        help="what runs events and exchanges: Odoo's scheduler or OCA queue_job",
+    )
+    parser.add_argument(
+        "--phases",
+        nargs="+",
+        choices=("orders", "accept", "drain", "insight"),
+        help="only these of the later phases (default: all); the in-process "
+        "measures and the completion latencies always run",
+    )
     parser.add_argument("--runs", type=int, default=30, help="in-process runs per kind")
     parser.add_argument(
         "--latency-runs", type=int, default=20, help="completions per door"
@@ -1388,7 +1500,13 @@ def main(argv=None):
         bench.webhook_completions()
         bench.mqtt_completions()
         # The later measures are kept apart: one failing leaves the others' figures.
-        for phase in (bench.orders_curve, bench.accept, bench.drain):
+        later = {
+            "orders": bench.orders_curve,
+            "accept": bench.accept,
+            "drain": bench.drain,
+        }
+        chosen = args.phases or [*later, "insight"]
+        for phase in [later[name] for name in later if name in chosen]:
             try:
                 phase()
             except (
@@ -1399,7 +1517,8 @@ def main(argv=None):
             ) as exc:
                 bench.results.setdefault("errors", {})[phase.__name__] = str(exc)
                 print(f"\n{phase.__name__} failed: {exc}", file=sys.stderr)
-        bench.insight()
+        if "insight" in chosen:
+            bench.insight()
         bench.report()
     except h.HarnessError as exc:
         print(f"\ndev/benchmark.py: {exc}", file=sys.stderr)

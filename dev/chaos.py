@@ -43,6 +43,7 @@ import argparse
 import collections
 import contextlib
 import datetime
+import functools
 import json
 import os
 import queue
@@ -233,6 +234,12 @@ class Node:
             f"--max-cron-threads={self.chaos.args.cron_threads}",
             f"--logfile={self.log}",
             "--log-level=info",
+            # The job engine: its runner in each node (one leader, elected).
+            *(
+                ["--load=base,web,queue_job"]
+                if self.chaos.args.executor == "queue_job"
+                else []
+            ),
         )
         self.service = h.spawn(RUN_DIR, self.name, cmd)
         started = time.monotonic()
@@ -293,6 +300,7 @@ class Chaos:
         self.results = {"started_at": _now().isoformat(timespec="seconds")}
         self.completed = {}  # (external id, index) -> completion sent to Pico
         self.withdrawn = set()  # units the run cancelled or reduced away
+        self.takeovers = []  # per SIGKILL: how soon the other node applied events
         self.last_fault = None
         self.mqtt_client = None
 
@@ -370,7 +378,10 @@ class Chaos:
                 h.run(["createdb", "-T", template, self.db], check=True)
                 note["text"] = f"copied from {template}"
             else:
-                self.run.install()
+                modules = h.MODULE
+                if args.executor == "queue_job":
+                    modules += ",queue_job"
+                self.run.install(modules=modules)
                 if template:
                     h.run(["createdb", "-T", self.db, template], check=True)
         quantities, unreleased = self.plan_orders()
@@ -390,6 +401,7 @@ class Chaos:
                 "glue_lots": 3,
                 "quantities": quantities,
                 "unreleased": sorted(unreleased),
+                "executor": args.executor,
             }
             script = (Path(__file__).resolve().parent / "chaos_odoo.py").read_text()
             self.facts = self.run.shell(
@@ -648,7 +660,7 @@ class Chaos:
         milestones = {
             int(total * 0.25): self.kill_a_node,
             int(total * 0.40): self.restart_broker,
-            int(total * 0.55): self.kill_a_node,
+            int(total * 0.55): functools.partial(self.kill_a_node, "receiving"),
             int(total * 0.70): self.terminate_connections,
         }
         # A planner changes some MOs after a third of their units.
@@ -762,20 +774,30 @@ class Chaos:
                 if timeouts < TIMEOUT_SHARE * len(log):
                     self.sim.faults(timeout_next=1)
 
-    def kill_a_node(self):
-        """SIGKILL the node applying events right now (holding a Pico lock)."""
+    def kill_a_node(self, which="applying"):
+        """SIGKILL a node, keep it down `--down-seconds`, then restart it.
+
+        `which`: "applying", the node applying an event right now (a connection
+        holding an event's row lock and advisory locks), or "receiving", the
+        node the proxy sends the next webhook to. While it is down, measure how
+        long the other node takes to apply an event of the stored backlog.
+        """
         pids = {node.service.pid: node for node in self.nodes}
         victim, deadline = None, time.monotonic() + 60
+        how = "while applying an event"
+        if which == "receiving":
+            victim = self.nodes[(self.proxy.turn + 1) % 2]
+            how = "as it receives the webhooks"
         while victim is None and time.monotonic() < deadline:
             rows = self.sql(
                 """
                 SELECT a.application_name FROM pg_locks l
                   JOIN pg_stat_activity a ON a.pid = l.pid
-                 WHERE l.locktype = 'advisory' AND a.datname = %s
-              GROUP BY a.pid, a.application_name
-                -- The processor holds an event's locks (order, MO, products);
-                -- a sender holds one (its exchange).
-                HAVING count(*) >= 3
+                 WHERE a.datname = %s
+                   AND l.locktype = 'relation' AND l.mode = 'RowShareLock'
+                   AND l.relation = 'pico_event'::regclass
+                   AND EXISTS (SELECT 1 FROM pg_locks k
+                                WHERE k.pid = l.pid AND k.locktype = 'advisory')
                 """,
                 (self.db,),
             )
@@ -785,16 +807,47 @@ class Chaos:
                     victim = pids[int(match.group(1))]
             if victim is None:
                 time.sleep(0.02)
-        how = "while applying an event"
         if victim is None:
             victim, how = self.nodes[0], "(no event in progress within 60 s)"
+        survivor = next(node for node in self.nodes if node is not victim)
+        (killed_at,) = self.sql("SELECT (now() AT TIME ZONE 'UTC')")[0]
+        backlog = self.due_events()
         victim.kill()
+        t0 = time.monotonic()
         self.counts.add("node SIGKILLs")
-        self.incident("SIGKILL", f"{victim.name} {how}")
-        time.sleep(3)
+        self.incident("SIGKILL", f"{victim.name} {how}; {backlog} events due")
+        taken = None
+        while time.monotonic() - t0 < self.args.down_seconds:
+            (applied,) = self.sql(
+                "SELECT count(*) FROM pico_event WHERE processed_at >= %s",
+                (killed_at,),
+            )[0]
+            if applied and taken is None:
+                taken = time.monotonic() - t0
+                self.incident(
+                    "takeover", f"{survivor.name} applied an event {taken:.1f} s after"
+                )
+            time.sleep(0.1)
+        self.takeovers.append(
+            {
+                "victim": victim.name,
+                "which": which,
+                "due_at_kill": backlog,
+                "seconds": None if taken is None else round(taken, 2),
+            }
+        )
         took = victim.start()
         victim.kills.append(took)
         self.incident("restart", f"{victim.name} answering after {took:.1f} s")
+
+    def due_events(self):
+        """Events waiting to be applied now (received, or due again)."""
+        (count,) = self.sql(
+            "SELECT count(*) FROM pico_event WHERE state IN ('received', 'held') "
+            "AND (next_attempt_at IS NULL OR next_attempt_at <= "
+            "(now() AT TIME ZONE 'UTC'))"
+        )[0]
+        return count
 
     def restart_broker(self):
         """Restart Mosquitto right after a burst of QoS 1 messages."""
@@ -827,6 +880,7 @@ class Chaos:
             "incidents": [[w.isoformat(), k, d] for _m, w, k, d in self.incidents],
             "nodes": [node.log.name for node in self.nodes],
             "results": self.results,
+            "takeovers": self.takeovers,
         }
         (RUN_DIR / "state.json").write_text(json.dumps(state, default=str))
 
@@ -846,6 +900,7 @@ class Chaos:
         ]
         self.nodes = [Node(self, Path(name).stem) for name in state["nodes"]]
         self.results.update(state["results"])
+        self.takeovers = state.get("takeovers", [])
         self.pg = psycopg2.connect(dbname=self.db)
         self.pg.autocommit = True
 
@@ -1218,7 +1273,21 @@ class Chaos:
                     f"{r['graphql']['timeouts']}"
                 ),
             ),
+            ("Executor", self.args.executor),
             ("Node SIGKILLs (then restarts)", c["node SIGKILLs"]),
+            (
+                "Takeover after each SIGKILL (other node's first applied event)",
+                "; ".join(
+                    f"{t['victim']} ({t['which']}, {t['due_at_kill']} due): "
+                    + (
+                        f"{t['seconds']} s"
+                        if t["seconds"] is not None
+                        else f"none within {self.args.down_seconds:g} s"
+                    )
+                    for t in getattr(self, "takeovers", [])
+                )
+                or "-",
+            ),
             ("Mosquitto restarts with QoS 1 in flight", c["Mosquitto restarts"]),
             ("pg_terminate_backend rounds", c["pg_terminate_backend rounds"]),
             (
@@ -1313,6 +1382,18 @@ def main(argv=None):
     parser.add_argument("--lost", type=float, default=0.10, help="webhooks lost")
     parser.add_argument("--graphql-errors", type=float, default=0.20)
     parser.add_argument("--cron-threads", type=int, default=2, help="per node")
+    parser.add_argument(
+        "--executor",
+        choices=("cron", "queue_job"),
+        default="cron",
+        help="what runs events and exchanges: Odoo's scheduler or OCA queue_job",
+    )
+    parser.add_argument(
+        "--down-seconds",
+        type=float,
+        default=10.0,
+        help="how long a killed node stays down before its restart",
+    )
     parser.add_argument("--drain-timeout", type=float, default=1800, help="seconds")
     parser.add_argument("--keep", action="store_true", help="leave the servers and db")
     parser.add_argument(

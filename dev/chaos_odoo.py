@@ -62,6 +62,7 @@ def _configure_backend(env, params):
             "retry_base_delay": 2,
             "retry_max_delay": 20,
             "max_attempts": 30,
+            "executor": params.get("executor", "cron"),
         }
     )
     icp = env["ir.config_parameter"].sudo()

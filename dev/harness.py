@@ -53,7 +53,8 @@ _PROBE = (
     "import sys; sys.path[:0] = [p for p in sys.argv[1:] if p]; "
     "import json, os, odoo.release as r, odoo, odoo.cli; "
     "print(json.dumps({'version': r.version, 'major': r.version_info[0], "
-    "'package': os.path.dirname(os.path.abspath(r.__file__)), 'python': sys.executable}))"
+    "'package': os.path.dirname(os.path.abspath(r.__file__)), "
+    "'python': sys.executable}))"
 )
 
 
@@ -756,11 +757,14 @@ class OdooRun:
         """The folder of the addons path that holds the link to this repository."""
         return Path(self.addons_path.rsplit(",", 1)[-1])
 
-    def start_server(self, http_port, workers=0, cron_threads=3, extra=(), name="odoo"):
+    def start_server(
+        self, http_port, workers=0, cron_threads=3, extra=(), name="odoo", env=None
+    ):
         """Start the HTTP server with cron threads/workers; wait until it answers.
 
         `name` names the service and its log (<name>-server.log): a second server
-        on the same database gets another name.
+        on the same database gets another name. `env`: variables added to this
+        process's environment (e.g. ODOO_QUEUE_JOB_CHANNELS).
         """
         self.http_port = http_port
         log = self.run_dir / f"{name}-server.log"
@@ -776,7 +780,9 @@ class OdooRun:
             f"--logfile={log}",
             *extra,
         )
-        service = spawn(self.run_dir, name, cmd)
+        service = spawn(
+            self.run_dir, name, cmd, env={**os.environ, **env} if env else None
+        )
         health = f"{self.url}/web/health"
         with contextlib.suppress(HarnessError):
             wait_until(lambda: http_ok(health) or not service.alive(), 180, 0.2, "Odoo")
@@ -807,6 +813,7 @@ def main(env, params):
         "mqtt_port": params["mqtt_port"],
         "mqtt_topic_prefix": params["mqtt_prefix"],
         "mqtt_enabled": params["mqtt_enabled"],
+        "executor": params.get("executor", "cron"),
     })
     icp = env["ir.config_parameter"].sudo()
     icp.set_param("web.base.url", params["odoo_url"])
