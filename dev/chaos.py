@@ -127,6 +127,14 @@ class Proxy:
                 self.end_headers()
                 self.wfile.write(b"{}")
 
+            def do_GET(self):
+                # The job runner's calls (/queue_job/runjob), spread over the
+                # nodes as a load balancer would.
+                status = proxy.forward_get(self.path, dict(self.headers))
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
             def log_message(self, *_args):
                 pass
 
@@ -188,6 +196,20 @@ class Proxy:
             self.forward(path, headers, body)
         return status
 
+    def forward_get(self, path, headers):
+        """GET on a node (alternating, failing over); its status."""
+        with self.lock:
+            self.turn += 1
+            node = self.turn % 2
+        wanted = {k: v for k, v in headers.items() if k.lower() == "x-odoo-database"}
+        for target in (node, 1 - node):
+            url = self.chaos.nodes[target].url + path
+            try:
+                return requests.get(url, headers=wanted, timeout=60).status_code
+            except requests.RequestException:
+                continue
+        return 502
+
     def forward(self, path, headers, body, node=None):
         """POST to a node (alternating by default, failing over); its status."""
         if node is None:
@@ -241,7 +263,18 @@ class Node:
                 else []
             ),
         )
-        self.service = h.spawn(RUN_DIR, self.name, cmd)
+        env = None
+        if self.chaos.args.executor == "queue_job":
+            # Jobs of both queues side by side (queue_job's default is root:1).
+            # The runner calls the jobs through the proxy, as it would through a
+            # cluster's load balancer, so that both nodes run them.
+            env = {
+                **os.environ,
+                "ODOO_QUEUE_JOB_CHANNELS": "root:4",
+                "ODOO_QUEUE_JOB_HOST": h.HOST,
+                "ODOO_QUEUE_JOB_PORT": str(self.chaos.proxy.port),
+            }
+        self.service = h.spawn(RUN_DIR, self.name, cmd, env=env)
         started = time.monotonic()
         health = f"{self.url}/web/health"
         with contextlib.suppress(h.HarnessError):

@@ -373,16 +373,13 @@ class PicoEvent(models.Model):
         return f"event:{self.id}"
 
     def _pico_lane_sql(self):
-        """The events of this one's order, up to this one in the queue's order."""
+        """The events of this one's order (or this one alone)."""
         if not self.external_order_id:
             return SQL("q.id = %s", self.id)
         return SQL(
-            "q.backend_id = %s AND q.external_order_id = %s "
-            "AND (COALESCE(q.mes_time, q.received_at), q.id) <= (%s, %s)",
+            "q.backend_id = %s AND q.external_order_id = %s",
             self.backend_id.id,
             self.external_order_id,
-            self.mes_time or self.received_at,
-            self.id,
         )
 
     def _pico_handler(self):

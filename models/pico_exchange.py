@@ -172,12 +172,11 @@ class PicoExchange(models.Model):
         return SQL(
             "q.backend_id = %s AND q.external_order_id IS NOT DISTINCT FROM %s "
             "AND q.operation_pico_id IS NOT DISTINCT FROM %s "
-            "AND q.order_index IS NOT DISTINCT FROM %s AND q.id <= %s",
+            "AND q.order_index IS NOT DISTINCT FROM %s",
             self.backend_id.id,
             self.external_order_id or None,
             self.operation_pico_id or None,
             self.order_index,
-            self.id,
         )
 
     def _pico_lock_keys(self):

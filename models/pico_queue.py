@@ -22,6 +22,11 @@ TRACEBACK_LIMIT = 20000
 LOCK_NAMESPACE = "mrp_pico_mes:"
 # Seconds a cron slot in standby waits before it looks at the queue again.
 STANDBY_POLL = 0.5
+# Seconds before the job engine tries again a job whose lane was busy or that
+# lost a race (queue_job's own retry, not counted as an attempt of the row).
+JOB_RETRY_SECONDS = 2
+# Rows of one lane worked by one job at most (one transaction).
+JOB_LANE_BATCH = 5
 # Errors of a transaction that lost a race with another worker: retried, not failed.
 TRANSIENT_DB_ERRORS = (
     pg_errors.SerializationFailure,
@@ -200,13 +205,14 @@ class PicoQueue(models.AbstractModel):
         return delayed._pico_job_run()
 
     def _pico_job_run(self):
-        """Job body: work the due rows of this row's lane, in order, up to it.
+        """Job body: work the due rows of this row's lane, in the queue's order.
 
         One transaction (queue_job forbids commits in a job): the outcome of each
         row is committed with the job. Rows of one lane (an order) are worked in
-        their order whichever job runs first; other lanes run in parallel. A lane
-        another job works now, or a race lost against another lane's commit, sends
-        the job back to the engine for a fresh try.
+        their order by whichever of its jobs runs first, and the lane's later
+        jobs find their rows done; other lanes run in parallel. A lane another
+        job works now, or a race lost against another lane's commit, sends the
+        job back to the engine for a fresh try a moment later.
         """
         from odoo.addons.queue_job.exception import RetryableJobError
 
@@ -214,14 +220,20 @@ class PicoQueue(models.AbstractModel):
         lane = self._pico_lane_keys()
         if not self._pico_try_locks(lane, session=False):
             raise RetryableJobError(
-                "lane busy: another job works its rows", seconds=1, ignore_retry=True
+                "lane busy: another job works its rows",
+                seconds=JOB_RETRY_SECONDS,
+                ignore_retry=True,
             )
         ids = self._pico_lane_due_ids()
+        if len(ids) > JOB_LANE_BATCH:
+            # The rest in a job of its own: a short transaction loses fewer races.
+            self.browse(ids[JOB_LANE_BATCH])._pico_job_enqueue()
+            ids = ids[:JOB_LANE_BATCH]
         try:
             done = self._pico_run(ids=ids, commit=False, in_job=True)
         except TRANSIENT_DB_ERRORS as exc:
             raise RetryableJobError(
-                f"lost a race: {exc}", seconds=1, ignore_retry=True
+                f"lost a race: {exc}", seconds=JOB_RETRY_SECONDS, ignore_retry=True
             ) from exc
         if not done:
             return self.env._(
@@ -235,18 +247,19 @@ class PicoQueue(models.AbstractModel):
         raise NotImplementedError
 
     def _pico_lane_sql(self):
-        """SQL condition (on alias q) of the rows of this row's lane, up to it."""
+        """SQL condition (on alias q) of the rows of this row's lane."""
         raise NotImplementedError
 
     def _pico_lane_due_ids(self):
-        """Ids of the due rows of this row's lane, up to this row."""
+        """Ids of the due rows of this row's lane, in the queue's order."""
         self.env.flush_all()
         self.env.cr.execute(
             SQL(
-                "SELECT q.id FROM %s q WHERE %s AND %s",
+                "SELECT q.id FROM %s q WHERE %s AND %s ORDER BY %s",
                 SQL.identifier(self._table),
                 self._pico_due_sql(),
                 self._pico_lane_sql(),
+                self._pico_claim_order(),
             )
         )
         return [row[0] for row in self.env.cr.fetchall()]
