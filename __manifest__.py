@@ -52,6 +52,8 @@
         "security/pico_insight_security.xml",
         "data/pico_insight_data.xml",
         "views/pico_insight_views.xml",
+        "report/pico_asbuilt_report.xml",
+        "views/pico_asbuilt_views.xml",
     ],
     "images": [
         "static/description/screenshot_health.png",
