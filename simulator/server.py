@@ -21,7 +21,7 @@ HOST = "127.0.0.1"
 GRAPHQL_PATHS = ("/graph/v2", "/graphql")
 TOKEN_HEADER = "x-pico-api-org"
 BODY_STYLES = ("wrapped", "bare")
-PUBLISH_TYPES = ("scrap", "downtime", "quality", "consumption")
+PUBLISH_TYPES = ("scrap", "downtime", "quality", "consumption", "note")
 CONFIG_KEYS = (
     "schema_profile",
     "introspection",
