@@ -63,6 +63,8 @@
         "static/description/screenshot_mapping.png",
         "static/description/screenshot_production.png",
         "static/description/screenshot_events.png",
+        "static/description/screenshot_asbuilt_serial.png",
+        "static/description/screenshot_asbuilt_pdf.png",
     ],
     "assets": {
         "web.assets_backend": ["mrp_pico_mes/static/src/scss/pico_health.scss"],

@@ -39,6 +39,8 @@ LOTS = "/odoo/action-stock.action_production_lot_form"
 ASBUILT_REPORT = "mrp_pico_mes.report_asbuilt_lot"
 # Tabs of the form to open; KEEP: a report, shown with its default filters.
 KEEP = "keep"
+# Shots taller than the default window (a long form tab).
+TALL = {"screenshot_asbuilt_serial.png": 1500}
 
 
 def rpc(session, url, model, method, *args, **kwargs):
@@ -197,6 +199,7 @@ def main():
         context.add_cookies([{"name": "session_id", "value": cookie, "url": args.url}])
         page = context.new_page()
         for name, path, tab in shots:
+            page.set_viewport_size({"width": 1400, "height": TALL.get(name, 900)})
             # The first page builds the web assets: slow on a busy machine.
             page.goto(f"{args.url}{path}", timeout=180000)
             page.wait_for_selector(".o_view_controller", timeout=30000)
