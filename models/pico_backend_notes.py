@@ -87,10 +87,14 @@ class PicoBackend(models.Model):
         fragment = detection.note_fragment or False
         backend = self.sudo()
         if (backend.pico_note_fragment or False) != fragment:
-            vals = {"pico_note_fragment": fragment}
-            if not fragment:
-                vals.update(pico_notes_webhook=False, pico_notes_error=False)
-            backend.write(vals)
+            # Another shape (or none): a webhook registered before is stale.
+            backend.write(
+                {
+                    "pico_note_fragment": fragment,
+                    "pico_notes_webhook": False,
+                    "pico_notes_error": False,
+                }
+            )
         return detection
 
     def action_register_webhooks(self):
