@@ -52,6 +52,8 @@
         "security/pico_insight_security.xml",
         "data/pico_insight_data.xml",
         "views/pico_insight_views.xml",
+        "report/pico_asbuilt_report.xml",
+        "views/pico_asbuilt_views.xml",
     ],
     "images": [
         "static/description/screenshot_health.png",
@@ -61,6 +63,8 @@
         "static/description/screenshot_mapping.png",
         "static/description/screenshot_production.png",
         "static/description/screenshot_events.png",
+        "static/description/screenshot_asbuilt_serial.png",
+        "static/description/screenshot_asbuilt_pdf.png",
     ],
     "assets": {
         "web.assets_backend": ["mrp_pico_mes/static/src/scss/pico_health.scss"],

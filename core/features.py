@@ -11,6 +11,7 @@ refused, the addon uses the documented minimum.
 
 from dataclasses import dataclass
 
+from . import notes
 from .errors import PicoError, PicoPermanentError
 
 
@@ -48,6 +49,8 @@ OPERATOR = "State.operator"
 EXTERNAL_CODES = "Operation.externalCodes"
 RESERVED_SERIAL_INPUT = "OperationOrderSaveInput.reservedSerialNumber"
 SECONDARY_ORDER_ID_INPUT = "OperationOrderSaveInput.secondaryExternalOrderId"
+# Documented stream with undocumented fields (pico-api.md 2.1): operator notes.
+NOTES = "Subscription.noteEventsStream"
 # Not a field: the other snapshot's spelling of webhookSubscribe's input type.
 SUBSCRIBE_INPUT_SPELLING = "SubscribeRequestInput"
 SUBSCRIBE_INPUT = "SubscribeRequest_Input"
@@ -109,6 +112,14 @@ FEATURES = (
         _lt("sending a second external id (the source document) with the order"),
     ),
     Feature(
+        NOTES,
+        _lt("Operator notes"),
+        _lt(
+            "operator notes, quality issues and tickets (noteEventsStream) on the "
+            "unit's as-built record and the order's chatter, by webhook"
+        ),
+    ),
+    Feature(
         SUBSCRIBE_INPUT_SPELLING,
         _lt("Webhook input spelled SubscribeRequestInput"),
         _lt(
@@ -164,6 +175,7 @@ query PicoFeatures {
   operation: __type(name: "Operation") { ...PicoTypeFields }
   saveInput: __type(name: "OperationOrderSaveInput") { inputFields { name } }
   mutation: __type(name: "Mutation") { ...PicoTypeFields }
+  subscription: __type(name: "Subscription") { ...PicoTypeFields }
   subscribeInput: __type(name: "SubscribeRequest_Input") { name }
   subscribeInputOther: __type(name: "SubscribeRequestInput") { name }
 }
@@ -194,6 +206,7 @@ _ALIASES = {
     "Operation": ("operation", ("completion", "operation")),
     "OperationOrderSaveInput": ("saveInput", None),
     "Mutation": ("mutation", None),
+    "Subscription": ("subscription", None),
 }
 
 
@@ -204,6 +217,8 @@ class Detection:
     features: frozenset
     state: str  # DETECTED or REFUSED
     message: str = ""
+    # The webhook fragment of Pico's note type, read from its schema ("" if none).
+    note_fragment: str = ""
 
 
 def _named(type_ref):
@@ -271,7 +286,19 @@ def detect(client):
         if exc.retryable or exc.status == 401 or exc.code == "UNAUTHENTICATED":
             raise
         return Detection(MINIMUM, REFUSED, str(exc))
-    return Detection(features_from_introspection(data), DETECTED)
+    found = features_from_introspection(data)
+    note_fragment = ""
+    if NOTES in found:
+        subscription = (data or {}).get("subscription") or {}
+        try:
+            note_fragment = notes.detect_fragment(client, subscription.get("fields"))
+        except PicoError as exc:
+            if exc.retryable or exc.status == 401 or exc.code == "UNAUTHENTICATED":
+                raise
+        if not note_fragment:
+            # A stream whose fields cannot be read cannot be selected: not offered.
+            found = found - {NOTES}
+    return Detection(found, DETECTED, note_fragment=note_fragment)
 
 
 def parse_stored(text):

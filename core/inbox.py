@@ -61,6 +61,7 @@ SCRAP = "scrap"
 DOWNTIME = "downtime"
 QUALITY = "quality"
 CONSUMPTION = "consumption"
+NOTE = "note"
 EVENT_TYPES = [
     (COMPLETION, "Work order completion"),
     (PRODUCTION_VERSION, "Production version"),
@@ -68,6 +69,7 @@ EVENT_TYPES = [
     (DOWNTIME, "Downtime"),
     (QUALITY, "Quality result"),
     (CONSUMPTION, "Component consumption"),
+    (NOTE, "Operator note"),
 ]
 # Which JSON Schema (core/schemas/<name>.json) checks each event type.
 SCHEMA_OF = {
@@ -77,11 +79,13 @@ SCHEMA_OF = {
     DOWNTIME: "downtime",
     QUALITY: "quality",
     CONSUMPTION: "consumption",
+    NOTE: "note",
 }
 # Webhook bodies wrap the event in data.<subscription field> (pico-api.md §3.3).
 STREAM_FIELD_OF = {
     COMPLETION: "operationOrderCompletesStream",
     PRODUCTION_VERSION: "operationsStream",
+    NOTE: "noteEventsStream",
 }
 # The timestamp field that tells when the event happened on the shop floor.
 MES_TIME_FIELD = {
@@ -161,6 +165,13 @@ def intake(event_type, body, backend_ref, topic=None, raw=None):
         )
     elif event_type == PRODUCTION_VERSION:
         key = keys.operation_version_key(backend_ref, data["id"], data["updatedAt"])
+    elif event_type == NOTE and data.get("id") is not None:
+        # A note edited later comes again under its id: a new event per version.
+        key = keys.message_key(
+            f"{backend_ref}:{NOTE}",
+            repr(sorted(data.items())),
+            f"{data['id']}@{data.get('updatedAt') or data.get('createdAt') or ''}",
+        )
     else:
         key = keys.message_key(
             f"{backend_ref}:{topic or event_type}",

@@ -12,7 +12,15 @@ from .errors import PayloadError
 from .payloads import parse_time
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
-KINDS = ("completion", "operation", "scrap", "downtime", "quality", "consumption")
+KINDS = (
+    "completion",
+    "operation",
+    "scrap",
+    "downtime",
+    "quality",
+    "consumption",
+    "note",
+)
 
 # Our own date-time check, so validation does not depend on the optional package
 # jsonschema needs for "date-time" and matches exactly what payloads.parse_time reads.

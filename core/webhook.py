@@ -15,6 +15,7 @@ HMAC_WINDOW_SECONDS = 300
 KINDS = {
     "completion": inbox.COMPLETION,
     "version": inbox.PRODUCTION_VERSION,
+    "note": inbox.NOTE,
 }
 
 

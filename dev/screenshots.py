@@ -10,7 +10,9 @@ static/description/.
 
 import argparse
 import pathlib
+import subprocess
 import sys
+import tempfile
 
 import requests
 
@@ -33,8 +35,12 @@ BOMS = "/odoo/action-mrp.mrp_bom_form_action"
 MOS = "/odoo/action-mrp.mrp_production_action"
 HEALTH = "/odoo/action-mrp_pico_mes.pico_health_action"
 INSIGHT = "/odoo/action-mrp_pico_mes.pico_unit_report_action"
+LOTS = "/odoo/action-stock.action_production_lot_form"
+ASBUILT_REPORT = "mrp_pico_mes.report_asbuilt_lot"
 # Tabs of the form to open; KEEP: a report, shown with its default filters.
 KEEP = "keep"
+# Shots taller than the default window (a long form tab).
+TALL = {"screenshot_asbuilt_serial.png": 1500}
 
 
 def rpc(session, url, model, method, *args, **kwargs):
@@ -108,7 +114,65 @@ def targets(session, url):
         shots.append(("screenshot_mapping.png", f"{BOMS}/{boms[0]}", "pico"))
     if productions:
         shots.append(("screenshot_production.png", f"{MOS}/{productions[0]}", "pico"))
+    lot = asbuilt_lot(session, url)
+    if lot:
+        shots.append(
+            ("screenshot_asbuilt_serial.png", f"{LOTS}/{lot}", "pico_shopfloor")
+        )
     return shots
+
+
+def asbuilt_lot(session, url):
+    """A built drone with the fullest record: one with an operator note, if any."""
+    notes = rpc(
+        session,
+        url,
+        "pico.unit.note",
+        "search_read",
+        [("lot_id", "!=", False)],
+        fields=["lot_id"],
+        limit=1,
+    )
+    if notes:
+        return notes[0]["lot_id"][0]
+    units = rpc(
+        session,
+        url,
+        "pico.work.order",
+        "search_read",
+        [("produced_lot_id", "!=", False)],
+        fields=["produced_lot_id"],
+        limit=1,
+    )
+    return units[0]["produced_lot_id"][0] if units else None
+
+
+def pdf_first_page(session, url, lot, name="screenshot_asbuilt_pdf.png"):
+    """Print the lot's As-Built Record as Odoo does and keep its first page."""
+    response = session.get(f"{url}/report/pdf/{ASBUILT_REPORT}/{lot}", timeout=300)
+    response.raise_for_status()
+    if not response.content.startswith(b"%PDF"):
+        raise RuntimeError("the As-Built Record did not come back as a PDF")
+    with tempfile.TemporaryDirectory() as tmp:
+        pdf = pathlib.Path(tmp) / "asbuilt.pdf"
+        pdf.write_bytes(response.content)
+        subprocess.run(
+            [
+                "pdftoppm",
+                "-png",
+                "-r",
+                "80",
+                "-f",
+                "1",
+                "-l",
+                "1",
+                "-singlefile",
+                str(pdf),
+                str(OUT / name.removesuffix(".png")),
+            ],
+            check=True,
+        )
+    print(f"wrote static/description/{name}")
 
 
 def main():
@@ -123,6 +187,9 @@ def main():
 
     session = login(args.url, args.db, args.login, args.password)
     shots = targets(session, args.url)
+    lot = asbuilt_lot(session, args.url)
+    if lot:
+        pdf_first_page(session, args.url, lot)
     cookie = session.cookies.get("session_id")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
@@ -132,6 +199,7 @@ def main():
         context.add_cookies([{"name": "session_id", "value": cookie, "url": args.url}])
         page = context.new_page()
         for name, path, tab in shots:
+            page.set_viewport_size({"width": 1400, "height": TALL.get(name, 900)})
             # The first page builds the web assets: slow on a busy machine.
             page.goto(f"{args.url}{path}", timeout=180000)
             page.wait_for_selector(".o_view_controller", timeout=30000)

@@ -43,3 +43,9 @@ from . import pico_quality_result_insight
 from . import pico_consumption_report
 from . import stock_scrap
 from . import pico_unit_report
+from . import pico_unit_note
+from . import pico_backend_notes
+from . import pico_work_order_asbuilt
+from . import stock_lot_asbuilt
+from . import mrp_production_asbuilt
+from . import stock_traceability_report

@@ -55,6 +55,7 @@ class PicoEvent(models.Model):
         inbox.DOWNTIME: "pico.shopfloor",
         inbox.QUALITY: "pico.shopfloor",
         inbox.CONSUMPTION: "pico.shopfloor",
+        inbox.NOTE: "pico.unit.note",
     }
 
     event_type = fields.Selection(inbox.EVENT_TYPES, required=True, readonly=True)

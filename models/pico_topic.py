@@ -14,6 +14,7 @@ TOPIC_KINDS = [
     (inbox.SCRAP, "Scrap"),
     (inbox.DOWNTIME, "Downtime"),
     (inbox.QUALITY, "Quality result"),
+    (inbox.NOTE, "Operator note"),
     (IGNORE, "Ignore (telemetry)"),
 ]
 # Created for every new backend: one topic per event type under the prefix.

@@ -46,6 +46,7 @@ POST_ROUTES = {
     ),
     "start": _start,
     "complete": lambda sim, body: sim.complete(body),
+    "note": lambda sim, body: sim.note(body),
     "publish": lambda sim, body: sim.publish(body.get("type"), body.get("payload")),
     "faults": _faults,
     "config": lambda sim, body: sim.configure(**body),

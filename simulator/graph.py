@@ -27,6 +27,8 @@ STREAMS = {
     "OperationOrderComplete": "operationOrderCompletesStream",
     "Operation": "operationsStream",
     "SubOperation": "subOperationsStream",
+    # Served by the `full` profile only; elsewhere a note fragment fails validation.
+    "NoteEvent": "noteEventsStream",
 }
 
 

@@ -21,7 +21,7 @@ HOST = "127.0.0.1"
 GRAPHQL_PATHS = ("/graph/v2", "/graphql")
 TOKEN_HEADER = "x-pico-api-org"
 BODY_STYLES = ("wrapped", "bare")
-PUBLISH_TYPES = ("scrap", "downtime", "quality", "consumption")
+PUBLISH_TYPES = ("scrap", "downtime", "quality", "consumption", "note")
 CONFIG_KEYS = (
     "schema_profile",
     "introspection",
@@ -344,6 +344,28 @@ class PicoSimulator:
                 **fields,
             }
         )
+
+    def note(self, data):
+        """An operator writes a note (`full` profile): deliver it to note webhooks.
+
+        Shape as the simulator's NoteEvent guess; operator and station are names.
+        """
+        if not isinstance(data, dict) or not data.get("text"):
+            raise SimError("BAD_USER_INPUT", "a note needs a text")
+        note = {
+            "id": data.get("id") or str(uuid.uuid4()),
+            "kind": data.get("kind") or "note",
+            "text": data["text"],
+            "externalOrderId": data.get("externalOrderId"),
+            "orderIndex": data.get("orderIndex"),
+            "serial": data.get("serial"),
+            "operator": {"name": data["operator"]} if data.get("operator") else None,
+            "station": {"name": data["station"]} if data.get("station") else None,
+            "createdAt": data.get("createdAt")
+            or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        self._emit("noteEventsStream", note)
+        return note
 
     def publish(self, kind, payload):
         """Publish a scrap/downtime/quality/consumption event over MQTT."""

@@ -55,6 +55,7 @@ MODEL_ACCESS = {
     "pico.quality.result": _with(PICO_USER, pico_manager="rw", system="rw"),
     "pico.manual.order": {"pico_manager": "rwcd", "system": "rwcd"},
     "pico.clock.skew": PICO_USER,
+    "pico.unit.note": PICO_USER,
 }
 # Reports (SQL views): read-only for Pico users, each user's companies only.
 REPORTS = {
@@ -113,6 +114,7 @@ ACTIONS = {
     ("mrp.production", "action_pico_send"): MRP,
     ("mrp.production", "action_view_pico_work_orders"): MRP,
     ("mrp.production", "action_view_pico_exchanges"): MRP,
+    ("mrp.production", "action_print_asbuilt"): READERS,
     ("mrp.bom", "action_pico_suggest_mapping"): BOM_MAPPERS,
     ("mrp.bom", "action_pico_open_operation"): MRP,
     ("mrp.bom", "action_pico_transfer"): BOM_MAPPERS,

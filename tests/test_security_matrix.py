@@ -206,6 +206,9 @@ class TestAccessMatrix(PicoCase):
             "pico.manual.order": lambda: env["pico.manual.order"].create(
                 {"backend_id": self.backend.id, "operation_id": self.operation.id}
             ),
+            "pico.unit.note": lambda: env["pico.unit.note"].create(
+                {"backend_id": self.backend.id, "text": f"note {n}"}
+            ),
         }
         return makers[model]()
 
@@ -255,6 +258,7 @@ class TestAccessMatrix(PicoCase):
             ),
             "pico.manual.order": dict(backend, operation_id=self.operation.id),
             "pico.clock.skew": dict(backend, measured_at=fields.Datetime.now()),
+            "pico.unit.note": dict(backend, text=f"forged {n}"),
         }[model]
 
     WRITE_VALS = {
@@ -273,6 +277,7 @@ class TestAccessMatrix(PicoCase):
         "pico.quality.result": {"note": "checked"},
         "pico.manual.order": {"quantity": 2},
         "pico.clock.skew": {"samples": 3},
+        "pico.unit.note": {"text": "forged"},
     }
 
     # --- the walk ----------------------------------------------------------------
@@ -403,6 +408,9 @@ class TestAccessMatrix(PicoCase):
 
     def test_clock_skew(self):
         self.check_model("pico.clock.skew")
+
+    def test_operator_notes(self):
+        self.check_model("pico.unit.note")
 
     # --- buttons -----------------------------------------------------------------
     def _button_record(self, model, action):

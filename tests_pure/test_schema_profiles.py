@@ -94,10 +94,26 @@ LEGACY_FIELDS = {
     "OperationOrderSaveInput.operationIndex",
     "OperationOrderSaveInput.selectGroupOperations",
 }
-# pico-api.md only infers these inputs (2.3).
+# pico-api.md only infers these inputs (2.3); the note stream is documented (2.1)
+# but its type is not, so its NoteEvent is the simulator's guess (a decision).
 FULL_FIELDS = {
     "OperationOrderSaveInput.reservedSerialNumber",
     "OperationOrderSaveInput.secondaryExternalOrderId",
+    "Subscription.noteEventsStream",
+    *(
+        f"NoteEvent.{name}"
+        for name in (
+            "id",
+            "kind",
+            "text",
+            "externalOrderId",
+            "orderIndex",
+            "serial",
+            "operator",
+            "station",
+            "createdAt",
+        )
+    ),
 }
 
 INTROSPECT_ALL = (
