@@ -54,6 +54,7 @@ MODEL_ACCESS = {
     "pico.defect.class": _with(PICO_USER, pico_manager="rwcd", system="rwcd"),
     "pico.quality.result": _with(PICO_USER, pico_manager="rw", system="rw"),
     "pico.manual.order": {"pico_manager": "rwcd", "system": "rwcd"},
+    "pico.setup.wizard": {"pico_manager": "rwcd", "system": "rwcd"},
     "pico.clock.skew": PICO_USER,
 }
 # Reports (SQL views): read-only for Pico users, each user's companies only.
@@ -92,6 +93,7 @@ ACTIONS = {
     ("pico.backend", "action_view_failed_events"): READERS,
     ("pico.backend", "action_view_failed_exchanges"): READERS,
     ("pico.backend", "action_view_events_graph"): READERS,
+    ("pico.backend", "action_pico_setup"): MANAGERS,
     ("pico.operation", "action_view_versions"): READERS,
     ("pico.operation", "action_view_boms"): READERS,
     ("pico.event", "action_retry"): READERS,
@@ -110,6 +112,9 @@ ACTIONS = {
     ("pico.quality.result", "action_scrap"): MANAGERS,
     ("pico.quality.result", "action_view_scrap"): READERS,
     ("pico.manual.order", "action_create"): MANAGERS,
+    ("pico.setup.wizard", "action_next"): MANAGERS,
+    ("pico.setup.wizard", "action_back"): MANAGERS,
+    ("pico.setup.wizard", "action_open_backend"): MANAGERS,
     ("mrp.production", "action_pico_send"): MRP,
     ("mrp.production", "action_view_pico_work_orders"): MRP,
     ("mrp.production", "action_view_pico_exchanges"): MRP,

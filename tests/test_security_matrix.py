@@ -206,6 +206,9 @@ class TestAccessMatrix(PicoCase):
             "pico.manual.order": lambda: env["pico.manual.order"].create(
                 {"backend_id": self.backend.id, "operation_id": self.operation.id}
             ),
+            "pico.setup.wizard": lambda: env["pico.setup.wizard"].create(
+                self._create_vals("pico.setup.wizard")
+            ),
         }
         return makers[model]()
 
@@ -254,6 +257,9 @@ class TestAccessMatrix(PicoCase):
                 backend, inspected_at=fields.Datetime.now(), result="pass"
             ),
             "pico.manual.order": dict(backend, operation_id=self.operation.id),
+            "pico.setup.wizard": dict(
+                backend, step="connection", company_id=self.company_a.id
+            ),
             "pico.clock.skew": dict(backend, measured_at=fields.Datetime.now()),
         }[model]
 
@@ -272,6 +278,7 @@ class TestAccessMatrix(PicoCase):
         "pico.defect.class": {"consequence": "none"},
         "pico.quality.result": {"note": "checked"},
         "pico.manual.order": {"quantity": 2},
+        "pico.setup.wizard": {"step": "catalogue"},
         "pico.clock.skew": {"samples": 3},
     }
 
@@ -296,7 +303,7 @@ class TestAccessMatrix(PicoCase):
         for key, _label, _groups in matrix.USERS:
             user = self.users[key]
             allowed = expected.get(key, "")
-            transient = model == "pico.manual.order"
+            transient = model in ("pico.manual.order", "pico.setup.wizard")
             for letter, operation in matrix.CRUD:
                 if transient and letter != "c" and "c" in allowed:
                     # A wizard is seen by the user who made it only.
@@ -401,6 +408,9 @@ class TestAccessMatrix(PicoCase):
     def test_manual_order_wizard(self):
         self.check_model("pico.manual.order")
 
+    def test_setup_wizard(self):
+        self.check_model("pico.setup.wizard")
+
     def test_clock_skew(self):
         self.check_model("pico.clock.skew")
 
@@ -420,7 +430,7 @@ class TestAccessMatrix(PicoCase):
             return self._unit("sent" if action == "action_cancel_in_pico" else "error")
         if model == "pico.quality.result":
             return self._quality()
-        if model == "pico.manual.order":
+        if model in ("pico.manual.order", "pico.setup.wizard"):
             return None
         record = self._record(model)
         if model == "pico.event":
@@ -435,7 +445,7 @@ class TestAccessMatrix(PicoCase):
                 wizard = (
                     self.env[model].with_user(user).create(self._create_vals(model))
                 )
-                return wizard.action_create()
+                return getattr(wizard, action)()
         else:
 
             def call():
