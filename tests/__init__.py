@@ -14,3 +14,4 @@ from . import test_contract
 from . import test_security_matrix
 from . import test_mqtt_hostile
 from . import test_setup_wizard
+from . import test_tours
