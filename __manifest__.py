@@ -49,6 +49,8 @@
         "views/pico_quality_result_views.xml",
         "views/mrp_bom_transfer_views.xml",
         "views/menus.xml",
+        "wizard/pico_setup_wizard_views.xml",
+        "views/pico_backend_setup_views.xml",
         "security/pico_insight_security.xml",
         "data/pico_insight_data.xml",
         "views/pico_insight_views.xml",
@@ -68,6 +70,7 @@
     ],
     "assets": {
         "web.assets_backend": ["mrp_pico_mes/static/src/scss/pico_health.scss"],
+        "web.assets_tests": ["mrp_pico_mes/static/tests/tours/**/*"],
     },
     "demo": [
         "demo/pico_backend_demo.xml",

@@ -49,3 +49,4 @@ from . import pico_work_order_asbuilt
 from . import stock_lot_asbuilt
 from . import mrp_production_asbuilt
 from . import stock_traceability_report
+from . import pico_backend_setup

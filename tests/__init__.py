@@ -15,3 +15,5 @@ from . import test_security_matrix
 from . import test_mqtt_hostile
 from . import test_queue_job
 from . import test_asbuilt
+from . import test_setup_wizard
+from . import test_tours

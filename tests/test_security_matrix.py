@@ -209,6 +209,9 @@ class TestAccessMatrix(PicoCase):
             "pico.unit.note": lambda: env["pico.unit.note"].create(
                 {"backend_id": self.backend.id, "text": f"note {n}"}
             ),
+            "pico.setup.wizard": lambda: env["pico.setup.wizard"].create(
+                self._create_vals("pico.setup.wizard")
+            ),
         }
         return makers[model]()
 
@@ -257,6 +260,9 @@ class TestAccessMatrix(PicoCase):
                 backend, inspected_at=fields.Datetime.now(), result="pass"
             ),
             "pico.manual.order": dict(backend, operation_id=self.operation.id),
+            "pico.setup.wizard": dict(
+                backend, step="connection", company_id=self.company_a.id
+            ),
             "pico.clock.skew": dict(backend, measured_at=fields.Datetime.now()),
             "pico.unit.note": dict(backend, text=f"forged {n}"),
         }[model]
@@ -276,6 +282,7 @@ class TestAccessMatrix(PicoCase):
         "pico.defect.class": {"consequence": "none"},
         "pico.quality.result": {"note": "checked"},
         "pico.manual.order": {"quantity": 2},
+        "pico.setup.wizard": {"step": "catalogue"},
         "pico.clock.skew": {"samples": 3},
         "pico.unit.note": {"text": "forged"},
     }
@@ -301,7 +308,7 @@ class TestAccessMatrix(PicoCase):
         for key, _label, _groups in matrix.USERS:
             user = self.users[key]
             allowed = expected.get(key, "")
-            transient = model == "pico.manual.order"
+            transient = model in ("pico.manual.order", "pico.setup.wizard")
             for letter, operation in matrix.CRUD:
                 if transient and letter != "c" and "c" in allowed:
                     # A wizard is seen by the user who made it only.
@@ -406,6 +413,9 @@ class TestAccessMatrix(PicoCase):
     def test_manual_order_wizard(self):
         self.check_model("pico.manual.order")
 
+    def test_setup_wizard(self):
+        self.check_model("pico.setup.wizard")
+
     def test_clock_skew(self):
         self.check_model("pico.clock.skew")
 
@@ -428,7 +438,7 @@ class TestAccessMatrix(PicoCase):
             return self._unit("sent" if action == "action_cancel_in_pico" else "error")
         if model == "pico.quality.result":
             return self._quality()
-        if model == "pico.manual.order":
+        if model in ("pico.manual.order", "pico.setup.wizard"):
             return None
         record = self._record(model)
         if model == "pico.event":
@@ -443,7 +453,7 @@ class TestAccessMatrix(PicoCase):
                 wizard = (
                     self.env[model].with_user(user).create(self._create_vals(model))
                 )
-                return wizard.action_create()
+                return getattr(wizard, action)()
         else:
 
             def call():
