@@ -24,9 +24,9 @@ LOCK_NAMESPACE = "mrp_pico_mes:"
 STANDBY_POLL = 0.5
 # Seconds before the job engine tries again a job whose lane was busy or that
 # lost a race (queue_job's own retry, not counted as an attempt of the row).
-JOB_RETRY_SECONDS = 2
+JOB_RETRY_SECONDS = 1
 # Rows of one lane worked by one job at most (one transaction).
-JOB_LANE_BATCH = 5
+JOB_LANE_BATCH = 1
 # Errors of a transaction that lost a race with another worker: retried, not failed.
 TRANSIENT_DB_ERRORS = (
     pg_errors.SerializationFailure,
