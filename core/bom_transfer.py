@@ -3,7 +3,7 @@
 Pico's Work Instructions API (alpha, ../shared/pico-api.md §1.4) creates processes,
 products and stations from an ERP. Only the mutation names, the id pattern and the
 shape of `ProcessCreateInput` are documented; everything else here is a decision
-written in the README (readme/DECISIONS_BOM_TRANSFER.md) and served by the
+written in the README (docs/DECISIONS_BOM_TRANSFER.md) and served by the
 simulator exactly as decided.
 
 Pure functions on plain data: the Odoo model turns a BOM into `BomIn`, calls

@@ -4,7 +4,7 @@ pico-api.md documents the stream (operator notes, quality issues, tickets) but n
 its type nor its fields. So nothing here assumes them: the type and its fields are
 read from Pico's schema (introspection) before a webhook is registered, the
 fragment selects what Pico says exists, and a received note is read by the first
-field name of each role found in it (see readme/DECISIONS_ASBUILT.md). A note
+field name of each role found in it (see docs/DECISIONS_ASBUILT.md). A note
 whose unit cannot be told is kept, visible, as a failed event.
 """
 

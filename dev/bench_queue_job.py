@@ -6,7 +6,7 @@
 QUEUE_JOB_DIR is a folder holding the `queue_job` addon, e.g. unpacked from
 `pip download --no-deps "odoo-addon-queue-job>=19.0,<19.1"` (its wheel holds
 odoo/addons/queue_job); `openupgradelib` must be importable (PYTHONPATH). The
-figures in readme/DECISIONS_QUEUE.md come from this script.
+figures in docs/DECISIONS_QUEUE.md come from this script.
 
 It writes a probe addon to a temporary folder, creates the database QJ_DB (default
 pico_qj_bench, dropped first), starts one prefork Odoo (5 HTTP workers, 2 cron

@@ -1,7 +1,7 @@
 # Copyright 2026 The mrp_pico_mes authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """Operator notes (noteEventsStream): offered or not by this backend's Pico, and
-their webhook (readme/DECISIONS_ASBUILT.md)."""
+their webhook (docs/DECISIONS_ASBUILT.md)."""
 
 from odoo import api, fields, models
 

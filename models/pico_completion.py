@@ -20,7 +20,7 @@ class PicoCompletion(models.AbstractModel):
     the unit's own completion (core/completion.py: serial, components, time);
     (3) the unit is posted on its manufacturing order: produced alone, the order
     closed for it and Odoo's backorder takes the units still to build
-    (readme/DECISIONS_COMPLETIONS.md); (4) the units the order no longer needs are
+    (docs/DECISIONS_COMPLETIONS.md); (4) the units the order no longer needs are
     handed over to that backorder.
     """
 

@@ -10,7 +10,7 @@ class PicoConsumptionReport(models.Model):
     BOM expects for the quantity produced, what was consumed (serials Pico
     reported, backflush, consumption events) and what was scrapped. Where the
     quantities come from, and why completions alone never make them differ, is in
-    readme/INSIGHT.md.
+    docs/INSIGHT.md.
     """
 
     _name = "pico.consumption.report"

@@ -13,7 +13,7 @@ class PicoWorkOrder(models.Model):
     Every figure is stored (and the ones reports group or filter by are indexed),
     so a pivot over a year of units reads one table. The standard is taken from
     the bill of materials when the unit is built and kept: editing a routing later
-    does not rewrite history (see readme/INSIGHT.md).
+    does not rewrite history (see docs/INSIGHT.md).
     """
 
     _inherit = "pico.work.order"

@@ -80,11 +80,18 @@ class PicoFixtures:
 
     @classmethod
     def _setup_products(cls):
-        """The drone of the fixture and its components; cls.stock is WH/Stock."""
+        """The drone of the fixture and its components; cls.stock is WH/Stock.
+
+        The components carry the simulator's part numbers, as the addon's demo
+        products do (demo/pico_catalogue_demo.xml), and the demo's names: a
+        consumed serial is labelled with the name of a product whose internal
+        reference is its part number, so on a database with demo data the label
+        is the same whichever of the two products it finds.
+        """
         cls.stock = cls.env.ref("stock.warehouse0").lot_stock_id
         cls.drone = cls._make_product("Drone", "DRONE-100", "serial")
-        cls.motor = cls._make_product("Motor", "MOTOR-220", "serial")
-        cls.fc = cls._make_product("Flight controller", "FC-330", "serial")
+        cls.motor = cls._make_product("Drone Motor", "MOTOR-220", "serial")
+        cls.fc = cls._make_product("Flight Controller", "FC-330", "serial")
         cls.screw = cls._make_product("Screw")
 
     @classmethod

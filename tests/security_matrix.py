@@ -2,11 +2,11 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """Who may do what: the one source of the access matrix.
 
-tests/test_security_matrix.py walks it against a real database, and the README's
-Security section shows it (a test checks that the table there is `markdown()`).
-After changing it, refresh the README with
+tests/test_security_matrix.py walks it against a real database, and
+docs/SECURITY.md shows it, under "Who may do what" (a test checks that the tables
+there are `markdown()`; the README links to it). After changing it, refresh them with
 
-    python3 tests/security_matrix.py --write && dev/gen-readme
+    python3 tests/security_matrix.py --write
 
 Plain data, no Odoo import, so that the script runs anywhere.
 """
@@ -14,7 +14,7 @@ Plain data, no Odoo import, so that the script runs anywhere.
 import pathlib
 import sys
 
-# Test users, in the README's column order: (key, label, groups).
+# Test users, in the column order of the tables: (key, label, groups).
 USERS = [
     ("mrp_user", "Manufacturing user", "mrp.group_mrp_user"),
     ("mrp_admin", "Manufacturing administrator", "mrp.group_mrp_manager"),
@@ -135,7 +135,7 @@ def _cell(letters):
 
 
 def markdown():
-    """The README's tables, from the data above."""
+    """The tables of docs/SECURITY.md, from the data above."""
     head = "| | " + " | ".join(label for _key, label, _g in USERS) + " |"
     rule = "|---" * (len(USERS) + 1) + "|"
     lines = ["Records (company A's, for every user):", "", head, rule]
@@ -157,25 +157,25 @@ def markdown():
 
 START = "<!-- access-matrix:start (tests/security_matrix.py) -->"
 END = "<!-- access-matrix:end -->"
-README = pathlib.Path(__file__).resolve().parent.parent / "readme" / "SECURITY.md"
+DOC = pathlib.Path(__file__).resolve().parent.parent / "docs" / "SECURITY.md"
 
 
-def readme_block(text):
-    """The generated part of readme/SECURITY.md."""
+def doc_block(text):
+    """The generated part of docs/SECURITY.md."""
     start = text.index(START) + len(START)
     return text[start : text.index(END)].strip("\n") + "\n"
 
 
-def write_readme():
-    text = README.read_text(encoding="utf-8")
+def write_doc():
+    text = DOC.read_text(encoding="utf-8")
     start = text.index(START) + len(START)
-    README.write_text(
+    DOC.write_text(
         text[:start] + "\n" + markdown() + text[text.index(END) :], encoding="utf-8"
     )
 
 
 if __name__ == "__main__":
     if "--write" in sys.argv:
-        write_readme()
+        write_doc()
     else:
         sys.stdout.write(markdown())

@@ -53,12 +53,16 @@ class TransferMixin:
         cls.assembly = workcenter.create({"name": "Assembly Line", "code": "ASM 1"})
         cls.bench = workcenter.create({"name": "Test Bench"})
 
-    def _rover_bom(self):
+    def _rover_bom(self, backend=True):
+        """The rover's BOM, for the class's backend (or none with backend=False):
+        on a database with demo data the company has two backends, so a BOM
+        without one is refused (test_backend_of_the_company)."""
         bom = self.env["mrp.bom"].create(
             {
                 "product_tmpl_id": self.rover.product_tmpl_id.id,
                 "product_qty": 1,
                 "code": "B",
+                "pico_backend_id": self.backend.id if backend else False,
                 "operation_ids": [
                     Command.create(
                         {
@@ -305,7 +309,9 @@ class TestBomTransfer(TransferMixin, PicoCase):
         """Sent, deployed in Pico, synchronized: the mapping is valid by itself."""
         bom = self._rover_bom()
         self._send(bom)
-        self.assertEqual(bom.pico_mapping_state, "unmapped")
+        # Sent, not deployed yet: nothing in the catalogue to map it to.
+        self.assertEqual(bom.pico_mapping_state, "attention")
+        self.assertIn("No Pico operation is chosen", bom.pico_mapping_problems)
         self.simulator.deploy_product(bom.pico_transfer_product_id)
         self.backend.action_sync_operations()
         self.env.invalidate_all()
@@ -361,6 +367,26 @@ class TestBomTransfer(TransferMixin, PicoCase):
         self.assertIn("Rover has no internal reference", str(caught.exception))
         self.assertIn("Camera is tracked by serial numbers", str(caught.exception))
         self.assertFalse(bom.pico_transfer_exchange_id)
+
+    def test_backend_of_the_company(self):
+        """A BOM without a backend goes to its company's only backend; with two
+        (the demo's and this one), the planner is asked to choose."""
+        bom = self._rover_bom(backend=False)
+        self.assertFalse(bom.pico_backend_id)
+        others = self.env["pico.backend"].search([("id", "!=", self.backend.id)])
+        others.active = False
+        self.env["pico.backend"].create(
+            {"name": "Second Pico", "endpoint_url": "http://127.0.0.1:9/graph"}
+        )
+        with self.assertRaisesRegex(UserError, "Choose the Pico backend of .*Rover"):
+            bom.with_user(self.manager).action_pico_transfer()
+        self.assertFalse(bom.pico_transfer_exchange_id)
+        self.env["pico.backend"].search([("name", "=", "Second Pico")]).active = False
+        exchange = self._send(bom)
+        self.assertEqual(exchange.backend_id, self.backend)
+        self.assertEqual(exchange.state, "done", exchange.error)
+        self.assertEqual(bom.pico_transfer_state, "done")
+        self.assertEqual(self._sent_documents()[-1][1]["product"]["id"], "rover_7_b")
 
 
 @tagged("post_install", "-at_install", "pico_bom_transfer")

@@ -92,7 +92,7 @@ class TestCatalogueSync(CatalogueMixin, PicoCase):
         # Pico documents no label on Attribute: the name is the Odoo product's
         # whose internal reference is the part number.
         self.assertEqual(
-            drone.attribute_ids.mapped("label"), ["Motor", "Flight controller"]
+            drone.attribute_ids.mapped("label"), ["Drone Motor", "Flight Controller"]
         )
         self.assertEqual(
             drone._pico_processes().mapped("pico_id"), ["op-frame", "op-flight"]
@@ -281,9 +281,9 @@ class TestMappingValidation(CatalogueMixin, TransactionCase):
         """Every consumed serial maps to a BOM line; the message names the serial."""
         bom = self._drone_bom()
         self._line(bom, self.motor).pico_attribute_id = False
-        self.assertProblem(bom, "Consumed serial MOTOR-220 (Motor)", "not mapped")
+        self.assertProblem(bom, "Consumed serial MOTOR-220 (Drone Motor)", "not mapped")
         # and the now unmapped serial-tracked line is named too
-        self.assertProblem(bom, "BOM line [MOTOR-220] Motor", "serial numbers")
+        self.assertProblem(bom, "BOM line [MOTOR-220] Drone Motor", "serial numbers")
 
     def test_tracked_line_not_mapped(self):
         """A lot-tracked component without serial attribute is named."""
@@ -317,7 +317,7 @@ class TestMappingValidation(CatalogueMixin, TransactionCase):
         bom = self._drone_bom()
         self._line(bom, self.motor).product_uom_id = self.dozen
         self.assertProblem(
-            bom, "BOM line [MOTOR-220] Motor", "exactly 1 Units", "consumes 12"
+            bom, "BOM line [MOTOR-220] Drone Motor", "exactly 1 Units", "consumes 12"
         )
         self._line(bom, self.motor).product_uom_id = self.unit
         bom.product_qty = 2
@@ -344,7 +344,9 @@ class TestMappingValidation(CatalogueMixin, TransactionCase):
         self._line(bom, self.motor).pico_attribute_id = self._attribute(
             frame_process, "attr-motor"
         )
-        self.assertProblem(bom, "BOM line [MOTOR-220] Motor", "another Pico operation")
+        self.assertProblem(
+            bom, "BOM line [MOTOR-220] Drone Motor", "another Pico operation"
+        )
 
     def test_routing_to_processes(self):
         """BOM operations route to the operation's processes, all or none."""
@@ -378,7 +380,10 @@ class TestMappingValidation(CatalogueMixin, TransactionCase):
         self.assertEqual(bom.pico_mapping_state, "valid", bom.pico_mapping_problems)
         self._line(bom, self.motor).operation_id = flight_step
         self.assertProblem(
-            bom, "BOM line [MOTOR-220] Motor", "Flight controller install", "MOTOR-220"
+            bom,
+            "BOM line [MOTOR-220] Drone Motor",
+            "Flight controller install",
+            "MOTOR-220",
         )
 
     def test_release_policy(self):
@@ -389,7 +394,7 @@ class TestMappingValidation(CatalogueMixin, TransactionCase):
         production = self.env["mrp.production"].create(
             {"product_id": self.drone.id, "bom_id": bom.id, "product_qty": 1}
         )
-        with self.assertRaisesRegex(UserError, "FC-330 \\(Flight controller\\)"):
+        with self.assertRaisesRegex(UserError, "FC-330 \\(Flight Controller\\)"):
             production.action_confirm()
         self.backend.invalid_mapping_policy = "warn"
         production.action_confirm()
@@ -406,7 +411,7 @@ class TestMappingValidation(CatalogueMixin, TransactionCase):
         production = self.env["mrp.production"].create(
             {"product_id": self.drone.id, "bom_id": bom.id, "product_qty": 1}
         )
-        with self.assertRaisesRegex(UserError, "MOTOR-220 \\(Motor\\)"):
+        with self.assertRaisesRegex(UserError, "MOTOR-220 \\(Drone Motor\\)"):
             production.action_confirm()
         self.assertEqual(production.state, "draft")
 
@@ -455,7 +460,7 @@ class TestMappingValidation(CatalogueMixin, TransactionCase):
             self.assertEqual(line.pico_attribute_id.key, "attr-motor")
             line.pico_attribute_id = self.env["pico.operation.attribute"]
         self.assertEqual(form.pico_mapping_state, "attention")
-        self.assertIn("MOTOR-220 (Motor)", form.pico_mapping_problems)
+        self.assertIn("MOTOR-220 (Drone Motor)", form.pico_mapping_problems)
         with form.bom_line_ids.edit(0) as line:
             line.pico_attribute_id = self._attribute(
                 self._operation("op-drone"), "attr-motor"
@@ -664,8 +669,8 @@ class TestVersionWebhook(CatalogueMixin, PicoHttpCase):
         self.process_events()
         self.assertEqual(self.bom.pico_mapping_state, "attention")
         self.assertIn(
-            "BOM line [FC-330] Flight controller is mapped to consumed serial "
-            "FC-330 (Flight controller), which the current version",
+            "BOM line [FC-330] Flight Controller is mapped to consumed serial "
+            "FC-330 (Flight Controller), which the current version",
             self.bom.pico_mapping_problems,
         )
         self.assertFalse(self._attribute(self._operation("op-drone"), "attr-fc").active)

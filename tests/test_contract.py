@@ -116,7 +116,7 @@ class ContractMixin(CompletionMixin):
         )
         self.assertEqual(
             drone.attribute_ids.mapped("display_name"),
-            ["MOTOR-220 (Motor)", "FC-330 (Flight controller)"],
+            ["MOTOR-220 (Drone Motor)", "FC-330 (Flight Controller)"],
         )
         self.assertEqual(self.bom.pico_mapping_state, "valid")
 

@@ -236,7 +236,7 @@ class TestConsumptionVariance(InsightMixin, TransactionCase):
         """Two motor serials where the BOM says one: the completion fails visibly.
 
         This is why a completion alone never makes consumption differ from the
-        BOM (readme/INSIGHT.md): nothing is posted, nothing to report.
+        BOM (docs/INSIGHT.md): nothing is posted, nothing to report.
         """
         production = self.make_mo(qty=1, send=False)
         external_id = self._external_id(production)

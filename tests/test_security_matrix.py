@@ -374,10 +374,10 @@ class TestAccessMatrix(PicoCase):
         found.discard(("mrp.production", "action_confirm"))
         self.assertEqual(found, set(matrix.ACTIONS))
 
-    def test_readme_shows_the_matrix(self):
-        """The README's Security tables are the matrix the tests walk."""
-        text = matrix.README.read_text(encoding="utf-8")
-        self.assertEqual(matrix.readme_block(text), matrix.markdown())
+    def test_docs_show_the_matrix(self):
+        """The tables of docs/SECURITY.md are the matrix the tests walk."""
+        text = matrix.DOC.read_text(encoding="utf-8")
+        self.assertEqual(matrix.doc_block(text), matrix.markdown())
 
     def test_backends(self):
         self.check_model("pico.backend")

@@ -12,7 +12,8 @@ carries it, then lets whool build from there.
 
 Not shipped (EXCLUDED): dev/ (test command, demo, benchmark, this backend),
 tests_pure/ (the Odoo-free suite, run from a checkout), readme/ (the fragments
-README.rst is generated from), the CI and lint settings. Shipped: the addon, its
+README.rst is generated from), docs/ (the developer guide and project notes,
+linked from README.rst), the CI and lint settings. Shipped: the addon, its
 Odoo tests (tests/) and the Pico simulator they run against (simulator/; never
 imported at run time, it needs graphql-core only when the tests run).
 """
@@ -33,6 +34,7 @@ EXCLUDED = (
     "dev/",
     "tests_pure/",
     "readme/",
+    "docs/",
     ".ci/",
     ".gitignore",
     ".pre-commit-config.yaml",
