@@ -43,3 +43,4 @@ from . import pico_quality_result_insight
 from . import pico_consumption_report
 from . import stock_scrap
 from . import pico_unit_report
+from . import stock_quant
