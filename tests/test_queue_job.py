@@ -243,7 +243,10 @@ class TestExecutors(JobsMixin, CompletionMixin, PicoCase):
         self._jobs(event).unlink()
         self.assertEqual(self.env["pico.event"]._cron_process_events(), 0)
         self.assertEqual(event.state, "received")
-        self.assertEqual(len(self._jobs(event)), 1)
+        (job,) = self._jobs(event)
+        # A row deleted before its job runs ends the job quietly.
+        event.sudo().unlink()
+        self.assertIn("deleted", _perform(self.env, job))
 
 
 @tagged(*TAGS)
