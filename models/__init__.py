@@ -50,3 +50,4 @@ from . import stock_lot_asbuilt
 from . import mrp_production_asbuilt
 from . import stock_traceability_report
 from . import pico_backend_setup
+from . import stock_quant

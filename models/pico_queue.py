@@ -217,6 +217,9 @@ class PicoQueue(models.AbstractModel):
         from odoo.addons.queue_job.exception import RetryableJobError
 
         self.ensure_one()
+        if not self.exists():
+            # Deleted since (its backend removed): nothing left to do.
+            return self.env._("The row was deleted.")
         lane = self._pico_lane_keys()
         if not self._pico_try_locks(lane, session=False):
             raise RetryableJobError(
