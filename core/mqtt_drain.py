@@ -374,8 +374,6 @@ def drain(
 ) -> DrainStats:
     """Receive for at most max_seconds; ack each batch once handle_batch returned."""
     from paho.mqtt import client as mqtt
-    from paho.mqtt.packettypes import PacketTypes
-    from paho.mqtt.properties import Properties
 
     if max_seconds <= 0:
         raise ValueError("max_seconds must be positive")
@@ -396,20 +394,7 @@ def drain(
     loop_started = False
     try:
         try:
-            if settings.protocol == PROTOCOL_V5:
-                properties = Properties(PacketTypes.CONNECT)
-                properties.SessionExpiryInterval = int(settings.session_expiry)
-                client.connect(
-                    settings.host,
-                    int(settings.port),
-                    int(settings.keepalive),
-                    clean_start=False,
-                    properties=properties,
-                )
-            else:
-                client.connect(
-                    settings.host, int(settings.port), int(settings.keepalive)
-                )
+            _connect(client, settings)
         except (OSError, ValueError) as exc:
             # ssl.SSLError, socket.timeout and refused connections are all OSError.
             stats._error(f"cannot connect to {settings.host}:{settings.port}: {exc}")
@@ -449,6 +434,25 @@ def drain(
             stats._error(message)
         stats.finished_at = datetime.now(timezone.utc)
         stats.duration = time.monotonic() - started
+
+
+def _connect(client, settings):
+    """Connect the client (MQTT 5: a session kept for session_expiry seconds)."""
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    if settings.protocol == PROTOCOL_V5:
+        properties = Properties(PacketTypes.CONNECT)
+        properties.SessionExpiryInterval = int(settings.session_expiry)
+        client.connect(
+            settings.host,
+            int(settings.port),
+            int(settings.keepalive),
+            clean_start=False,
+            properties=properties,
+        )
+    else:
+        client.connect(settings.host, int(settings.port), int(settings.keepalive))
 
 
 def _run(

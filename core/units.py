@@ -115,3 +115,22 @@ def summary(states):
     if QUEUED in active:
         return QUEUED
     return SENT
+
+
+def hand_over(units, keep, wanted):
+    """Which units an order split off into backorders hands to each of them.
+
+    `units` are (key, state, order_index) of the original order's units, `keep`
+    how many it keeps, `wanted` how many each backorder needs, in order. Units
+    Pico has built or started stay with the original first; a done unit never
+    moves. Returns one list of keys per backorder (shorter when units run out).
+    """
+    ordered = sorted(
+        units, key=lambda unit: (unit[1] != DONE, unit[1] != PROGRESS, unit[2])
+    )
+    spare = [key for key, state, _index in ordered[keep:] if state != DONE]
+    taken = []
+    for count in wanted:
+        taken.append(spare[:count])
+        spare = spare[count:]
+    return taken

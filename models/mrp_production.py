@@ -7,12 +7,12 @@ from odoo.tools import SQL
 
 from ..core import units as unit_rules
 from ..core.units import RELEASABLE_MO_STATES, STATES, UNSTARTED_STATES
-from .stock_move import DEFER_SERIAL_LINES
 
-# Context key: the caller keeps the Pico units in line itself (splits).
-SKIP_QTY_SYNC = "pico_skip_qty_sync"
-# Context key: the completion processor closes the order; no planner checks.
-PICO_COMPLETION = "pico_completion"
+# Context keys set and read in this file only.
+# The close of `_pico_close_for_unit`: Pico built the unit, no planner's checks.
+_CLOSE_FOR_UNIT = "pico_close_for_unit"
+# Inside `_split_productions`: the split keeps the Pico units in line itself.
+_SKIP_QTY_SYNC = "pico_skip_qty_sync"
 
 
 class MrpProduction(models.Model):
@@ -96,7 +96,9 @@ class MrpProduction(models.Model):
         return res
 
     def button_mark_done(self):
-        if not self.env.context.get(PICO_COMPLETION):
+        """Odoo's close: a planner's waits for Pico (the backend's partial close
+        policy); units Pico has not started are cancelled once the order is done."""
+        if not self.env.context.get(_CLOSE_FOR_UNIT):
             self._pico_check_partial_close()
         res = super().button_mark_done()
         # Units Pico has not built when Odoo closes the order would be built twice.
@@ -104,6 +106,31 @@ class MrpProduction(models.Model):
             states=UNSTARTED_STATES
         )
         return res
+
+    def _pico_close_for_unit(self, backorder):
+        """Close the order for the one unit Pico built (a completion's close).
+
+        Odoo's own close, without the planner's wizards and checks, which do not
+        apply to what Pico reports: the consumption is what was posted and, when
+        `backorder`, the quantity still to build is split off into a backorder
+        (Odoo's split; `_split_productions` below hands it the units).
+        """
+        self.ensure_one()
+        self.with_context(
+            **{
+                _CLOSE_FOR_UNIT: True,
+                "skip_consumption": True,
+                "skip_backorder": True,
+                "skip_redirection": True,
+                "mo_ids_to_backorder": self.ids if backorder else [],
+            }
+        ).button_mark_done()
+        if self.state != "done":
+            raise UserError(
+                self.env._(
+                    "Odoo did not close %s for the unit Pico built.", self.display_name
+                )
+            )
 
     def _pico_lock_rows(self):
         """Lock these orders' rows before changing their Pico units.
@@ -125,10 +152,11 @@ class MrpProduction(models.Model):
         )
 
     def write(self, vals):
-        if "product_qty" in vals and not self.env.context.get(SKIP_QTY_SYNC):
+        sync = "product_qty" in vals and not self.env.context.get(_SKIP_QTY_SYNC)
+        if sync:
             self.filtered(lambda p: p.sudo().pico_work_order_ids)._pico_lock_rows()
         res = super().write(vals)
-        if "product_qty" in vals and not self.env.context.get(SKIP_QTY_SYNC):
+        if sync:
             self.filtered(
                 lambda p: (
                     p.state in RELEASABLE_MO_STATES and p.sudo().pico_work_order_ids
@@ -139,6 +167,13 @@ class MrpProduction(models.Model):
     def _split_productions(
         self, amounts=False, cancel_remaining_qty=False, set_consumed_qty=False
     ):
+        """Odoo's split into backorders; the Pico units of a released order follow.
+
+        The split writes the quantities itself (no unit sync per write), and the
+        backorders' finished moves get no line per serial (stock.move): the cost
+        of a completion, which splits the rest off each time, must not grow with
+        the size of the order. Then the units go to the backorders.
+        """
         released = self.filtered(lambda p: p.sudo().pico_work_order_ids)
         if not released:
             return super()._split_productions(
@@ -146,19 +181,15 @@ class MrpProduction(models.Model):
                 cancel_remaining_qty=cancel_remaining_qty,
                 set_consumed_qty=set_consumed_qty,
             )
-        # Backorders get no finished move line per serial (see stock_move.py): the
-        # cost of a completion must not grow with the size of the order.
+        split = self.env["stock.move"]._pico_without_serial_lines(self)
         result = super(
-            MrpProduction,
-            self.with_context(**{SKIP_QTY_SYNC: True, DEFER_SERIAL_LINES: True}),
+            MrpProduction, split.with_context(**{_SKIP_QTY_SYNC: True})
         )._split_productions(
             amounts=amounts,
             cancel_remaining_qty=cancel_remaining_qty,
             set_consumed_qty=set_consumed_qty,
         )
-        result = result.with_context(
-            **{SKIP_QTY_SYNC: False, DEFER_SERIAL_LINES: False}
-        )
+        result = result.with_env(self.env)
         # The result lists each original followed by its backorders.
         current, backorders = None, {}
         for production in result:
@@ -168,10 +199,36 @@ class MrpProduction(models.Model):
             elif current is not None:
                 backorders[current] |= production
         for original in released:
-            self.env["pico.completion"]._pico_hand_over_units(
-                original, backorders.get(original, self.browse())
-            )
+            original._pico_hand_over_units(backorders.get(original, self.browse()))
         return result
+
+    def _pico_hand_over_units(self, backorders):
+        """Move the units this order no longer needs to its backorders.
+
+        After a completion closed the order for one unit, or a planner closed it
+        with a backorder. The units keep their externalOrderId and orderIndex, so
+        Pico is not told anything and completions still find them; only counts
+        that do not match end in a save or a cancel.
+        """
+        self.ensure_one()
+        units = self._pico_units()
+        keep = self._pico_unit_count() if self.state != "done" else len(units)
+        taken = unit_rules.hand_over(
+            [(unit.id, unit.state, unit.order_index) for unit in units],
+            keep,
+            [backorder._pico_unit_count() for backorder in backorders],
+        )
+        for backorder, keys in zip(backorders, taken, strict=True):
+            if keys:
+                units.browse(keys).sudo().write({"production_id": backorder.id})
+                backorder.message_post(
+                    body=self.env._(
+                        "%(count)s Pico unit(s) taken over from %(order)s.",
+                        count=len(keys),
+                        order=self.display_name,
+                    )
+                )
+        (self | backorders)._pico_sync_units()
 
     # --- Buttons -----------------------------------------------------------------
     def action_pico_send(self):

@@ -113,9 +113,29 @@ class PicoBackend(models.Model):
         """Every figure of the dashboard and of /pico/metrics, as plain values."""
         self.ensure_one()
         now = now or fields.Datetime.now()
-        cr = self.env.cr
         self.env.flush_all()
-        hour, day = now - timedelta(hours=1), now - timedelta(days=1)
+        figures = self._pico_queue_figures(now)
+        figures.update(self._pico_latency_figures(now))
+        figures.update(
+            {
+                "mqtt_enabled": self.mqtt_enabled,
+                "mqtt_connected": self.mqtt_enabled and self.mqtt_state == "ok",
+                "mqtt_last_message_at": _iso(self.mqtt_last_message_at),
+            }
+        )
+        skew = bool(self.clock_skew_samples)
+        figures.update(
+            {
+                "clock_skew_ms": self.clock_skew_ms if skew else None,
+                "clock_skew_abs_ms": abs(self.clock_skew_ms) if skew else None,
+                "clock_skew_drift": self.clock_skew_drift if skew else None,
+            }
+        )
+        return figures
+
+    def _pico_queue_figures(self, now):
+        """The outbox's backlog, both queues' rows by state and their error rates."""
+        cr = self.env.cr
         cr.execute(
             """
             SELECT count(*), min(create_date)
@@ -131,6 +151,8 @@ class PicoBackend(models.Model):
             [self.id, outbox.ERROR_STATES],
         )
         exchanges_by_state = dict(cr.fetchall())
+        exchanges_failed = exchanges_by_state.get(outbox.FAILED, 0)
+        exchanges_dead = exchanges_by_state.get(outbox.DEAD, 0)
         cr.execute(
             "SELECT state, count(*) FROM pico_event WHERE backend_id = %s "
             "GROUP BY state",
@@ -138,37 +160,57 @@ class PicoBackend(models.Model):
         )
         events_by_state = {state: 0 for state, _label in inbox.STATES}
         events_by_state.update(cr.fetchall())
-        error_rate = {}
-        for name, since in (("hour", hour), ("day", day)):
-            cr.execute(
-                """
-                SELECT count(*),
-                       count(*) FILTER (WHERE state IN %(bad_out)s)
-                  FROM pico_exchange
-                 WHERE backend_id = %(backend)s AND last_attempt_at >= %(since)s
-                """,
-                {
-                    "backend": self.id,
-                    "since": since,
-                    "bad_out": (outbox.FAILED, outbox.DEAD, outbox.RETRY_WAIT),
-                },
-            )
-            out_total, out_bad = cr.fetchone()
-            cr.execute(
-                """
-                SELECT count(*),
-                       count(*) FILTER (WHERE state IN %(bad_in)s)
-                  FROM pico_event
-                 WHERE backend_id = %(backend)s AND received_at >= %(since)s
-                """,
-                {
-                    "backend": self.id,
-                    "since": since,
-                    "bad_in": (inbox.FAILED, inbox.DEAD),
-                },
-            )
-            in_total, in_bad = cr.fetchone()
-            error_rate[name] = insight.rate(out_bad + in_bad, out_total + in_total)
+        return {
+            "outbox_backlog": backlog,
+            "outbox_oldest_minutes": (now - oldest).total_seconds() / 60.0
+            if oldest
+            else None,
+            "exchanges_failed": exchanges_failed,
+            "exchanges_dead": exchanges_dead,
+            "events": events_by_state,
+            "events_held": events_by_state[inbox.HELD],
+            "events_failed": events_by_state[inbox.FAILED],
+            "events_dead": events_by_state[inbox.DEAD],
+            "failed_rows": events_by_state[inbox.FAILED]
+            + events_by_state[inbox.DEAD]
+            + exchanges_failed
+            + exchanges_dead,
+            "error_rate_hour": self._pico_error_rate(now - timedelta(hours=1)),
+            "error_rate_day": self._pico_error_rate(now - timedelta(days=1)),
+        }
+
+    def _pico_error_rate(self, since):
+        """Failed rows of both queues among those worked since `since`."""
+        cr = self.env.cr
+        cr.execute(
+            """
+            SELECT count(*),
+                   count(*) FILTER (WHERE state IN %(bad_out)s)
+              FROM pico_exchange
+             WHERE backend_id = %(backend)s AND last_attempt_at >= %(since)s
+            """,
+            {
+                "backend": self.id,
+                "since": since,
+                "bad_out": (outbox.FAILED, outbox.DEAD, outbox.RETRY_WAIT),
+            },
+        )
+        out_total, out_bad = cr.fetchone()
+        cr.execute(
+            """
+            SELECT count(*),
+                   count(*) FILTER (WHERE state IN %(bad_in)s)
+              FROM pico_event
+             WHERE backend_id = %(backend)s AND received_at >= %(since)s
+            """,
+            {"backend": self.id, "since": since, "bad_in": (inbox.FAILED, inbox.DEAD)},
+        )
+        in_total, in_bad = cr.fetchone()
+        return insight.rate(out_bad + in_bad, out_total + in_total)
+
+    def _pico_latency_figures(self, now):
+        """Completion -> done latency over a day, and when Pico was last heard."""
+        cr = self.env.cr
         cr.execute(
             """
             SELECT EXTRACT(EPOCH FROM processed_at - received_at)
@@ -176,7 +218,7 @@ class PicoBackend(models.Model):
              WHERE backend_id = %s AND event_type = %s AND state = %s
                AND processed_at >= %s AND processed_at >= received_at
             """,
-            [self.id, inbox.COMPLETION, inbox.DONE, day],
+            [self.id, inbox.COMPLETION, inbox.DONE, now - timedelta(days=1)],
         )
         latencies = [row[0] for row in cr.fetchall()]
         cr.execute(
@@ -196,39 +238,12 @@ class PicoBackend(models.Model):
         )
         last_webhook = cr.fetchone()[0]
         last_call = max((moment for moment in calls if moment), default=None)
-        p50, p95 = insight.percentile(latencies, 50), insight.percentile(latencies, 95)
         return {
-            "outbox_backlog": backlog,
-            "outbox_oldest_minutes": (now - oldest).total_seconds() / 60.0
-            if oldest
-            else None,
-            "exchanges_failed": exchanges_by_state.get(outbox.FAILED, 0),
-            "exchanges_dead": exchanges_by_state.get(outbox.DEAD, 0),
-            "events": events_by_state,
-            "events_held": events_by_state[inbox.HELD],
-            "events_failed": events_by_state[inbox.FAILED],
-            "events_dead": events_by_state[inbox.DEAD],
-            "failed_rows": events_by_state[inbox.FAILED]
-            + events_by_state[inbox.DEAD]
-            + exchanges_by_state.get(outbox.FAILED, 0)
-            + exchanges_by_state.get(outbox.DEAD, 0),
-            "error_rate_hour": error_rate["hour"],
-            "error_rate_day": error_rate["day"],
             "latency_count": len(latencies),
-            "latency_p50_s": p50,
-            "latency_p95_s": p95,
+            "latency_p50_s": insight.percentile(latencies, 50),
+            "latency_p95_s": insight.percentile(latencies, 95),
             "last_call_at": _iso(last_call),
             "last_webhook_at": _iso(last_webhook),
-            "mqtt_enabled": self.mqtt_enabled,
-            "mqtt_connected": self.mqtt_enabled and self.mqtt_state == "ok",
-            "mqtt_last_message_at": _iso(self.mqtt_last_message_at),
-            "clock_skew_ms": self.clock_skew_ms if self.clock_skew_samples else None,
-            "clock_skew_abs_ms": abs(self.clock_skew_ms)
-            if self.clock_skew_samples
-            else None,
-            "clock_skew_drift": self.clock_skew_drift
-            if self.clock_skew_samples
-            else None,
         }
 
     def _pico_metrics_figures(self):

@@ -8,20 +8,21 @@ from ..core import inbox
 from ..core.clock import odoo_datetime
 from ..core.errors import PayloadError
 from ..core.payloads import parse_completion
-from ..core.units import DONE, PROGRESS, RELEASABLE_MO_STATES
-from .mrp_production import PICO_COMPLETION
+from ..core.units import RELEASABLE_MO_STATES
 
 
 class PicoCompletion(models.AbstractModel):
     """The completion handler: applies one `completion` event of the inbox.
 
-    Reads top to bottom: (1) the event finds its unit (pico.work.order) or is held
-    until Odoo knows it; a child process only marks progress; (2) the core plans
-    the unit's own completion (core/completion.py: serial, components, time);
-    (3) the unit is posted on its manufacturing order: produced alone, the order
-    closed for it and Odoo's backorder takes the units still to build
-    (docs/DECISIONS_COMPLETIONS.md); (4) the units the order no longer needs are
-    handed over to that backorder.
+    Reads top to bottom (map: docs/DEVELOP.md, "The completion path"):
+    (1) the event finds its unit (pico.work.order), the one look-up of the event,
+    or is held until Odoo knows it; a child process only marks progress; (2) the
+    core plans the unit's own completion (core/completion.py: serial, components,
+    time); (3) the unit is produced alone on its manufacturing order, and (4) the
+    order is closed for it (`mrp.production._pico_close_for_unit`): Odoo's
+    backorder takes the quantity still to build and Odoo's split, overridden in
+    mrp_production.py, hands it the units (docs/DECISIONS_COMPLETIONS.md);
+    (5) the insight report's rows of the unit's day are rebuilt.
     """
 
     _name = "pico.completion"
@@ -106,15 +107,19 @@ class PicoCompletion(models.AbstractModel):
             unit.backend_id, completion.operator
         )
         if unit.production_id:
-            return self._pico_post(unit, completion, event, operator)
-        timing = completion_core.timing(completion)
-        unit._pico_record_completion(
-            completion, event, operator, timing, completion.produced_serial
-        )
-        return self.env._(
-            "Unit %s has no manufacturing order: marked done, nothing produced.",
-            unit.display_name,
-        )
+            summary = self._pico_post(unit, completion, event, operator)
+        else:
+            timing = completion_core.timing(completion)
+            unit._pico_record_completion(
+                completion, event, operator, timing, completion.produced_serial
+            )
+            summary = self.env._(
+                "Unit %s has no manufacturing order: marked done, nothing produced.",
+                unit.display_name,
+            )
+        # 5. The report's rows of the unit's day, from the figures just stored.
+        self.env["pico.unit.report"].sudo()._pico_refresh_units(unit)
+        return summary
 
     # --- 2. The plan ---------------------------------------------------------------
     def _pico_plan(self, production, unit, completion):
@@ -191,17 +196,15 @@ class PicoCompletion(models.AbstractModel):
             completion, event, operator, plan.timing, plan.produced_serial, lot
         )
         self._pico_log_time(production, unit, completion)
-        self._pico_post_unit(production, plan, lot, component_lots)
+        self._pico_produce(production, plan, lot, component_lots)
+        # 4. Close the order for this unit; a backorder takes the rest (and units).
+        production._pico_close_for_unit(backorder=not plan.last_unit)
         summary = self._pico_summary(unit, completion, plan, component_lots)
         production.message_post(body=summary)
         return summary
 
-    def _pico_post_unit(self, production, plan, lot, component_lots):
-        """Produce one unit as the plan says and close the order for it.
-
-        Closing runs Odoo's backorder split, whose hook hands the units still to
-        build over to the backorder (section 4).
-        """
+    def _pico_produce(self, production, plan, lot, component_lots):
+        """Produce one unit on the order as the plan says: serial, components."""
         one_unit = production.product_id.uom_id._compute_quantity(
             1.0, production.product_uom_id, round=False
         )
@@ -230,22 +233,6 @@ class PicoCompletion(models.AbstractModel):
                 if move.product_uom.compare(move.quantity, qty) or not move.picked:
                     move._set_quantity_done(qty)
             move.picked = True
-        context = {
-            PICO_COMPLETION: True,
-            # Pico reports what was built; the planner's wizards do not apply.
-            "skip_consumption": True,
-            "skip_backorder": True,
-            "skip_redirection": True,
-            "mo_ids_to_backorder": [] if plan.last_unit else production.ids,
-        }
-        production.with_context(**context).button_mark_done()
-        if production.state != "done":
-            raise UserError(
-                self.env._(
-                    "Odoo did not close %s for the unit Pico built.",
-                    production.display_name,
-                )
-            )
 
     def _pico_set_component_lots(self, move, wanted):
         """Make a serialized component's move lines carry exactly Pico's lots.
@@ -343,34 +330,3 @@ class PicoCompletion(models.AbstractModel):
                 ", ".join(f"{s.external_id or s.id}={s.value}" for s in plan.unmatched),
             )
         return summary
-
-    # --- 4. Hand-over ------------------------------------------------------------
-    def _pico_hand_over_units(self, original, backorders):
-        """Move units the original order no longer needs to its backorders.
-
-        Called by mrp.production's `_split_productions` hook, after a completion
-        closed the order for one unit or a planner closed it with a backorder. The
-        units keep their externalOrderId and orderIndex, so Pico is not told
-        anything and completions still find them; only counts that do not match
-        end in a save or a cancel.
-        """
-        units = original._pico_units()
-        keep = original._pico_unit_count() if original.state != "done" else len(units)
-        # Units Pico has built or started stay with the original first.
-        ordered = units.sorted(
-            lambda unit: (unit.state != DONE, unit.state != PROGRESS, unit.order_index)
-        )
-        spare = ordered[keep:].filtered(lambda unit: unit.state not in (DONE,))
-        for backorder in backorders:
-            take = spare[: backorder._pico_unit_count()]
-            if take:
-                take.sudo().write({"production_id": backorder.id})
-                backorder.message_post(
-                    body=self.env._(
-                        "%(count)s Pico unit(s) taken over from %(order)s.",
-                        count=len(take),
-                        order=original.display_name,
-                    )
-                )
-            spare -= take
-        (original | backorders)._pico_sync_units()

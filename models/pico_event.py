@@ -249,6 +249,7 @@ class PicoEvent(models.Model):
         """`INSERT ... ON CONFLICT (backend_id, idempotency_key) DO NOTHING
         RETURNING id` of an event: the ORM's defaults and log columns, without
         create() and without a query for the transaction's timestamp."""
+        vals = self._pico_with_clocks(vals)  # pico_event_insight.py
         defaults = self.default_get(
             [
                 name

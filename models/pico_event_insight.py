@@ -39,7 +39,11 @@ class PicoEvent(models.Model):
 
     @api.model
     def _pico_with_clocks(self, vals):
-        """vals with the reception time to the millisecond and received - event."""
+        """vals with the reception time to the millisecond and received - event.
+
+        Called by the inbox insert (pico_event.py `_pico_insert_sql`, every door)
+        and by create().
+        """
         vals = dict(vals)
         vals.setdefault("received_at", utcnow())
         mes_time = fields.Datetime.to_datetime(vals.get("mes_time"))
@@ -53,11 +57,6 @@ class PicoEvent(models.Model):
         ):
             vals["transit_ms"] = (received - mes_time).total_seconds() * 1000.0
         return vals
-
-    @api.model
-    def _pico_insert_sql(self, backend, vals):
-        # The doors store events with one INSERT, not through create().
-        return super()._pico_insert_sql(backend, self._pico_with_clocks(vals))
 
     @api.model_create_multi
     def create(self, vals_list):

@@ -389,19 +389,10 @@ class PicoOperation(models.Model):
         )
 
     @api.model
-    def _pico_sync_from_rows(
-        self, backend, operations, sub_operations, in_cron=False, deadline=None
-    ):
-        """Apply Pico's full `operations` and `subOperations` lists to a backend.
-
-        Rows that fail the operation schema are skipped and counted as invalid
-        (an operation with an invalid row is never taken as missing). Batches of
-        SYNC_BATCH commit progress when running in the cron; past `deadline` (a
-        time.monotonic()), the next run fetches again and skips what is already
-        applied.
-        Returns a Counter of statuses (created, changed, ... invalid, missing).
+    def _pico_sync_parse(self, backend, operations, stats):
+        """Pico's `operations` rows parsed, by id (the latest of each id),
+        and every id listed; a row that fails the schema counts in stats["invalid"].
         """
-        stats = Counter()
         infos, listed_ids = {}, set()
         for index, row in enumerate(operations or []):
             if isinstance(row, dict) and row.get("id"):
@@ -421,6 +412,23 @@ class PicoOperation(models.Model):
             known = infos.get(info.id)
             if known is None or known.updated_at <= info.updated_at:
                 infos[info.id] = info
+        return infos, listed_ids
+
+    @api.model
+    def _pico_sync_from_rows(
+        self, backend, operations, sub_operations, in_cron=False, deadline=None
+    ):
+        """Apply Pico's full `operations` and `subOperations` lists to a backend.
+
+        Rows that fail the operation schema are skipped and counted as invalid
+        (an operation with an invalid row is never taken as missing). Batches of
+        SYNC_BATCH commit progress when running in the cron; past `deadline` (a
+        time.monotonic()), the next run fetches again and skips what is already
+        applied.
+        Returns a Counter of statuses (created, changed, ... invalid, missing).
+        """
+        stats = Counter()
+        infos, listed_ids = self._pico_sync_parse(backend, operations, stats)
         existing = {
             operation.pico_id: operation
             for operation in self.with_context(active_test=False).search(

@@ -3,8 +3,6 @@
 from odoo import api, fields, models
 from odoo.tools import SQL
 
-PRECOMMIT_KEY = "mrp_pico_mes.unit_report_dates"
-
 # Ratio measures: computed from the sums of the rows grouped, never averaged
 # averages (a day of one unit weighs one unit, not one day).
 RATIOS = {
@@ -33,8 +31,9 @@ class PicoUnitReport(models.Model):
     year of a busy line is a few thousand rows and any pivot of it answers at
     once; the ratios (average times, variance, scrap rate, first-pass yield) are
     computed from the sums of the rows grouped. Rows are rebuilt from the units'
-    stored figures (pico.work.order) for the days whose units changed, when the
-    transaction that changed them commits.
+    stored figures (pico.work.order) for the days of the units that changed, by
+    the step that changed them: the completion handler (a unit built), a scrap
+    or a quality result (`pico.work.order._pico_insight_touch`).
     """
 
     _name = "pico.unit.report"
@@ -87,20 +86,9 @@ class PicoUnitReport(models.Model):
 
     # --- Refresh ----------------------------------------------------------------------
     @api.model
-    def _pico_mark_dirty(self, dates):
-        """Rebuild the rows of these days when the transaction commits."""
-        dates = {date for date in dates if date}
-        if not dates:
-            return
-        precommit = self.env.cr.precommit
-        pending = precommit.data.setdefault(PRECOMMIT_KEY, set())
-        if not pending:
-            precommit.add(self._pico_refresh_pending)
-        pending.update(dates)
-
-    @api.model
-    def _pico_refresh_pending(self):
-        dates = self.env.cr.precommit.data.pop(PRECOMMIT_KEY, set())
+    def _pico_refresh_units(self, units):
+        """Rebuild the rows of the days `units` were built on."""
+        dates = {unit.completed_at.date() for unit in units if unit.completed_at}
         if dates:
             self._pico_refresh(sorted(dates))
 

@@ -1,6 +1,7 @@
 # Copyright 2026 The mrp_pico_mes authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from odoo import api, fields, models
+from odoo.fields import Domain
 
 from ..core import insight
 
@@ -103,7 +104,6 @@ class PicoWorkOrder(models.Model):
 
     @api.depends("state", "cycle_time", "started_at", "completed_at")
     def _compute_insight_actual(self):
-        self._pico_report_dirty()
         for unit in self:
             actual = None
             if unit.state == "done":
@@ -171,7 +171,6 @@ class PicoWorkOrder(models.Model):
         )
         if not done:
             return
-        done._pico_report_dirty()
         lots = done.produced_lot_id
         scrapped_lots = set()
         failed_lots = set()
@@ -214,16 +213,10 @@ class PicoWorkOrder(models.Model):
             unit.scrap_rate = 100.0 if scrapped else 0.0
             unit.first_pass_yield = 0.0 if scrapped or failed else 100.0
 
-    def _pico_report_dirty(self):
-        """The report rows of these units' days are rebuilt at commit."""
-        self.env["pico.unit.report"].sudo()._pico_mark_dirty(
-            {unit.completed_at.date() for unit in self if unit.completed_at}
-        )
-
     @api.model
     def _pico_insight_touch(self, lots=None, serials=None, productions=None):
-        """Recompute scrap and quality figures of the built units concerned."""
-        domain = [("state", "=", "done")]
+        """Recompute scrap and quality figures of the built units concerned, and
+        rebuild the report's rows of their days."""
         alternatives = []
         if lots:
             alternatives.append([("produced_lot_id", "in", lots.ids)])
@@ -233,17 +226,11 @@ class PicoWorkOrder(models.Model):
             alternatives.append([("production_id", "in", productions.ids)])
         if not alternatives:
             return self.browse()
-        units = self.sudo().search(domain + _any_of(alternatives))
+        units = self.sudo().search(
+            Domain("state", "=", "done") & Domain.OR(alternatives)
+        )
         for name in ("scrapped", "quality_failed", "scrap_rate", "first_pass_yield"):
             self.env.add_to_compute(self._fields[name], units)
+        self.env["pico.unit.report"].sudo()._pico_refresh_units(units)
         return units
 
-
-def _any_of(domains):
-    """Prefix-notation OR of several domains."""
-    result = []
-    for domain in domains[:-1]:
-        result.append("|")
-        result.extend(domain)
-    result.extend(domains[-1])
-    return result

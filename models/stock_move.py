@@ -1,13 +1,23 @@
 # Copyright 2026 The mrp_pico_mes authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-from odoo import models
+from odoo import api, models
 
-# Context key: reserving moves of the backorders Odoo splits off a released order.
-DEFER_SERIAL_LINES = "pico_defer_finished_serial_lines"
+# Context key set and read in this file only (`_pico_without_serial_lines`).
+_DEFER_SERIAL_LINES = "pico_defer_finished_serial_lines"
 
 
 class StockMove(models.Model):
     _inherit = "stock.move"
+
+    @api.model
+    def _pico_without_serial_lines(self, records):
+        """`records` in an environment where assigning the finished move of a
+        serial-tracked product makes no line per unit (see `_action_assign`).
+
+        For the split of an order released to Pico (mrp.production's
+        `_split_productions`).
+        """
+        return records.with_context(**{_DEFER_SERIAL_LINES: True})
 
     def _action_assign(self, force_qty=False):
         """No line per unit on the finished move of a released order's backorder.
@@ -21,7 +31,7 @@ class StockMove(models.Model):
         Pico's serial, as for any order.
         """
         moves = self
-        if self.env.context.get(DEFER_SERIAL_LINES):
+        if self.env.context.get(_DEFER_SERIAL_LINES):
             moves = self.filtered(
                 lambda move: not (move.production_id and move.has_tracking == "serial")
             )

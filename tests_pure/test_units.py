@@ -97,3 +97,26 @@ def test_start_and_resend_rules():
 )
 def test_order_summary(states, expected):
     assert units.summary(states) == expected
+
+
+def test_hand_over_keeps_built_and_started_units_on_the_original():
+    found = [
+        (1, units.SENT, 0),
+        (2, units.DONE, 1),
+        (3, units.QUEUED, 2),
+        (4, units.PROGRESS, 3),
+        (5, units.SENT, 4),
+    ]
+    # The original keeps 2 (the done and the started one); one backorder wants 3.
+    assert units.hand_over(found, 2, [3]) == [[1, 3, 5]]
+
+
+def test_hand_over_shares_the_spare_units_among_backorders_in_order():
+    found = [(key, units.SENT, key) for key in range(1, 6)]
+    assert units.hand_over(found, 1, [2, 1, 4]) == [[2, 3], [4], [5]]
+
+
+def test_hand_over_never_moves_a_done_unit():
+    found = [(1, units.DONE, 0), (2, units.DONE, 1), (3, units.SENT, 2)]
+    # An order closed for all it holds (keep 0): only the unbuilt unit moves.
+    assert units.hand_over(found, 0, [3]) == [[3]]
