@@ -350,6 +350,8 @@ class PicoBackend(models.Model):
     # --- Checks, run by the cron ------------------------------------------------------
     @api.model
     def _cron_insight(self):
+        # Days marked by a person's change (a scrap in the form) or missed.
+        self.env["pico.unit.report"].sudo()._pico_refresh_stale()
         for backend in self.search([]):
             backend._pico_update_skew()
             backend._pico_update_health()

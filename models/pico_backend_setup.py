@@ -105,9 +105,7 @@ class PicoBackend(models.Model):
                 "Enter the address of Pico's API and the API token Pico support "
                 "gave you."
             ),
-            "connection": _(
-                "Odoo has not talked to Pico yet: test the connection."
-            ),
+            "connection": _("Odoo has not talked to Pico yet: test the connection."),
             "catalogue": _(
                 "Odoo does not know Pico's products and processes yet: "
                 "synchronize them."
@@ -227,8 +225,6 @@ class PicoBackend(models.Model):
         """Open the setup assistant on this backend, at its first missing step."""
         self.ensure_one()
         if not self.env.su and not self.env.user.has_group(MANAGER):
-            raise AccessError(
-                self.env._("Only Pico managers set up Pico backends.")
-            )
+            raise AccessError(self.env._("Only Pico managers set up Pico backends."))
         self.check_access("write")
         return self.env["pico.setup.wizard"]._pico_open_for(self)

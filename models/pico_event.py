@@ -359,6 +359,21 @@ class PicoEvent(models.Model):
         return inbox.DUE_STATES
 
     @api.model
+    def _pico_after_run(self, commit):
+        """Rebuild the units report's days the events of this run marked, once
+        for the run (pico_unit_report.py `_pico_refresh_units`), on fresh data."""
+        if commit:
+            self.env.cr.commit()  # pylint: disable=invalid-commit
+        try:
+            with self.env.cr.savepoint():
+                self.env["pico.unit.report"].sudo()._pico_refresh_stale()
+        except TRANSIENT_DB_ERRORS as exc:
+            # A unit changed meanwhile: it stays marked for the next rebuild.
+            _logger.info("Pico units report: rebuild left for later (%s)", exc)
+        if commit:
+            self.env.cr.commit()  # pylint: disable=invalid-commit
+
+    @api.model
     def _pico_claim_order(self):
         # In the order of the shop floor's clock: a unit's child processes before
         # the unit, a scrap after the build it scraps.

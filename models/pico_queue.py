@@ -385,7 +385,14 @@ class PicoQueue(models.AbstractModel):
                     break
         finally:
             self._pico_release(resources)
+        if done and not in_job:
+            self._pico_after_run(commit)
         return done
+
+    @api.model
+    def _pico_after_run(self, commit):
+        """Work that follows a run's rows, once, in its own transaction (the
+        inbox rebuilds the report days its rows marked)."""
 
     def _pico_run_one(self, resources, commit, in_job):
         """Lock what this claimed row changes, work it, follow up; False when

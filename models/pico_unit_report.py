@@ -31,9 +31,10 @@ class PicoUnitReport(models.Model):
     year of a busy line is a few thousand rows and any pivot of it answers at
     once; the ratios (average times, variance, scrap rate, first-pass yield) are
     computed from the sums of the rows grouped. Rows are rebuilt from the units'
-    stored figures (pico.work.order) for the days of the units that changed, by
-    the step that changed them: the completion handler (a unit built), a scrap
-    or a quality result (`pico.work.order._pico_insight_touch`).
+    stored figures (pico.work.order) for the days of the units that changed: the
+    step that changed them (the completion handler, a scrap or a quality result,
+    `pico.work.order._pico_insight_touch`) marks the units, and the days marked
+    are rebuilt after the work (`_pico_refresh_stale`).
     """
 
     _name = "pico.unit.report"
@@ -87,10 +88,83 @@ class PicoUnitReport(models.Model):
     # --- Refresh ----------------------------------------------------------------------
     @api.model
     def _pico_refresh_units(self, units):
-        """Rebuild the rows of the days `units` were built on."""
-        dates = {unit.completed_at.date() for unit in units if unit.completed_at}
-        if dates:
-            self._pico_refresh(sorted(dates))
+        """Mark the days `units` were built on for a rebuild, done after this
+        work by `_pico_refresh_stale`.
+
+        Not here: a rebuild deletes and writes the rows of a whole day, so two
+        completions of one day applied at the same time (two workers, two jobs)
+        would wait for each other there, and the later one would lose its race.
+        Each unit marks its own row instead; the queue rebuilds the days marked
+        once its run ends (the scheduler, and a script or test), the job engine
+        in a job of its own, and the insight cron every 15 minutes catches what
+        a person changed (a scrap in the form).
+        """
+        units = units.filtered("completed_at")
+        if not units:
+            return
+        self.env.flush_all()
+        self.env.cr.execute(
+            SQL(
+                "UPDATE pico_work_order SET report_stale = TRUE "
+                "WHERE id IN %s AND report_stale IS NOT TRUE",
+                tuple(units.ids),
+            )
+        )
+        units.invalidate_recordset(["report_stale"])
+        if any(unit.backend_id.executor == "queue_job" for unit in units):
+            self._pico_refresh_job()
+
+    @api.model
+    def _pico_refresh_job(self):
+        """One job of the job engine that rebuilds the days marked (none while
+        one waits)."""
+        if "queue.job" not in self.env:
+            return
+        self.sudo().with_delay(
+            channel="root.pico_inbox",
+            identity_key="mrp_pico_mes:pico.unit.report",
+            description=self.env._("Pico MES: rebuild the units report"),
+            max_retries=0,
+        )._pico_refresh_stale_job()
+
+    def _pico_refresh_stale_job(self):
+        """Job body: rebuild the days marked; another rebuild at work sends the
+        job back to the engine a moment later."""
+        from odoo.addons.queue_job.exception import RetryableJobError
+
+        if self._pico_refresh_stale() is None:
+            raise RetryableJobError("another rebuild is at work", seconds=2)
+        return True
+
+    @api.model
+    def _pico_refresh_stale(self):
+        """Rebuild the days of the units marked; return how many days (None when
+        another transaction rebuilds now: it, or the next rebuild, takes them)."""
+        self.env.flush_all()
+        cr = self.env.cr
+        cr.execute(
+            "SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 0))",
+            ["mrp_pico_mes:unit-report"],
+        )
+        if not cr.fetchone()[0]:
+            return None
+        cr.execute(
+            "SELECT id, (completed_at)::date FROM pico_work_order "
+            "WHERE report_stale AND completed_at IS NOT NULL"
+        )
+        rows = cr.fetchall()
+        if not rows:
+            return 0
+        dates = sorted({date for _id, date in rows})
+        self._pico_refresh(dates)
+        cr.execute(
+            SQL(
+                "UPDATE pico_work_order SET report_stale = FALSE WHERE id IN %s",
+                tuple(unit_id for unit_id, _date in rows),
+            )
+        )
+        self.env["pico.work.order"].invalidate_model(["report_stale"])
+        return len(dates)
 
     @api.model
     def _pico_refresh(self, dates=None):

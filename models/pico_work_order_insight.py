@@ -19,6 +19,12 @@ class PicoWorkOrder(models.Model):
 
     _inherit = "pico.work.order"
 
+    report_stale = fields.Boolean(
+        readonly=True,
+        copy=False,
+        help="Built or changed since the units report last counted it.",
+    )
+    _report_stale_idx = models.Index("(id) WHERE report_stale")
     built_product_id = fields.Many2one(
         "product.product",
         string="Product Built",
@@ -233,4 +239,3 @@ class PicoWorkOrder(models.Model):
             self.env.add_to_compute(self._fields[name], units)
         self.env["pico.unit.report"].sudo()._pico_refresh_units(units)
         return units
-
