@@ -184,8 +184,8 @@ class TestExecutors(JobsMixin, CompletionMixin, PicoCase):
         self.assertEqual(job_row.state, "done")
 
     def test_events_of_one_order_keep_their_order(self):
-        """The job of a later event applies the earlier one first; the earlier
-        event's own job then finds nothing left to do."""
+        """Whichever job of an order runs first applies the order's first event;
+        the next event gets a job of its own; each is applied once, in order."""
         self._need_queue_job()
         self.backend.executor = "queue_job"
         production = self._mo(qty=2)
@@ -196,9 +196,14 @@ class TestExecutors(JobsMixin, CompletionMixin, PicoCase):
         self.assertEqual(first_job.channel, "root.pico_inbox")
         _perform(self.env, second_job)
         self.env.invalidate_all()
-        self.assertEqual((first.state, second.state), ("done", "done"))
+        self.assertEqual((first.state, second.state), ("done", "received"))
+        # The second event waits in a job of its own, which applies it.
+        (next_job,) = self._jobs(second) - second_job
+        _perform(self.env, first_job)
+        self.env.invalidate_all()
+        self.assertEqual(second.state, "done")
         self.assertLess(first.processed_at, second.processed_at)
-        self.assertIn("Nothing due", _perform(self.env, first_job))
+        self.assertIn("Nothing due", _perform(self.env, next_job))
         lots = production.production_group_id.production_ids.lot_producing_ids
         self.assertEqual(sorted(lots.mapped("name")), ["DR-Q1", "DR-Q2"])
         self.assertEqual((first.attempts, second.attempts), (1, 1))
