@@ -499,7 +499,7 @@ class Chaos:
         """{(product id, lot name or None): quantity} in internal locations."""
         rows = self.sql(
             """
-            SELECT q.product_id, l.name, sum(q.quantity)
+            SELECT q.product_id, l.name, COALESCE(sum(q.quantity), 0)
               FROM stock_quant q
               JOIN stock_location loc ON loc.id = q.location_id
               LEFT JOIN stock_lot l ON l.id = q.lot_id
