@@ -31,6 +31,24 @@ class Rejection(Exception):
             self.body["field"] = field
 
 
+def read_body(read):
+    """Return the body `read()` reads, or raise a 408 Rejection when it fails.
+
+    A chunked body whose next chunk does not come within the server's socket
+    timeout (2 s in Odoo's prefork workers), or a connection that drops while
+    the body is read, raises an OSError in the server's reader: a 408, not a 500.
+    """
+    try:
+        return read()
+    except OSError as exc:
+        raise Rejection(
+            408,
+            "timeout",
+            f"the body did not arrive whole ({type(exc).__name__})",
+            "body",
+        ) from None
+
+
 def check_size(content_length, max_bytes=MAX_BODY_BYTES):
     """Refuse a body announced (or read) larger than max_bytes."""
     if content_length is not None and int(content_length) > max_bytes:

@@ -331,3 +331,17 @@ def test_charset_parameter():
     assert webhook.charset("application/json; charset=UTF-16") == "utf-16"
     assert webhook.charset('application/json; boundary=x; charset="utf-8"') == "utf-8"
     assert webhook.charset("application/json; charset=") is None
+
+
+@pytest.mark.parametrize("error", [TimeoutError("timed out"), ConnectionResetError()])
+def test_a_body_that_does_not_arrive_is_408(error):
+    """A chunk late past the server's socket timeout is the client's, not a 500."""
+
+    def read():
+        raise error
+
+    with pytest.raises(webhook.Rejection) as caught:
+        webhook.read_body(read)
+    assert caught.value.status == 408
+    assert type(error).__name__ in caught.value.body["message"]
+    assert webhook.read_body(lambda: b"{}") == b"{}"
