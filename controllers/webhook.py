@@ -36,7 +36,7 @@ class PicoWebhookController(http.Controller):
         httprequest = request.httprequest
         try:
             webhook.check_size(httprequest.content_length)
-            body = httprequest.get_data()
+            body = webhook.read_body(httprequest.get_data)
             intake = webhook.accept(
                 kind,
                 httprequest.headers,

@@ -1,7 +1,5 @@
 """Every GraphQL document the addon sends to Pico."""
 
-import re
-
 from . import features
 
 # Stream fields of Pico's Subscription type; a webhook fragment's type condition picks
@@ -9,12 +7,6 @@ from . import features
 COMPLETION_STREAM = "operationOrderCompletesStream"
 OPERATION_STREAM = "operationsStream"
 SUB_OPERATION_STREAM = "subOperationsStream"
-
-STREAM_BY_TYPE = {
-    "OperationOrderComplete": COMPLETION_STREAM,
-    "Operation": OPERATION_STREAM,
-    "SubOperation": SUB_OPERATION_STREAM,
-}
 
 COMPLETION_FRAGMENT_NAME = features.COMPLETION_FRAGMENT_NAME
 OPERATION_FRAGMENT_NAME = features.OPERATION_FRAGMENT_NAME
@@ -85,27 +77,3 @@ FRAGMENTS = {
     COMPLETION_STREAM: COMPLETION_FRAGMENT,
     OPERATION_STREAM: OPERATION_FRAGMENT,
 }
-
-_FRAGMENT_HEAD = re.compile(r"^\s*fragment\s+(\w+)\s+on\s+(\w+)")
-
-
-def fragment_head(fragment):
-    """Return (fragment name, type condition) of a fragment document."""
-    match = _FRAGMENT_HEAD.match(fragment)
-    if not match:
-        raise ValueError("not a GraphQL fragment: expected 'fragment <Name> on <Type>'")
-    return match.group(1), match.group(2)
-
-
-def stream_field(fragment):
-    """Return the subscription field a fragment's type condition follows."""
-    type_name = fragment_head(fragment)[1]
-    if type_name not in STREAM_BY_TYPE:
-        raise ValueError(f"no Pico stream delivers type {type_name!r}")
-    return STREAM_BY_TYPE[type_name]
-
-
-def stream_subscription(fragment):
-    """Return `subscription { <stream> { ...Fragment } }` followed by the fragment."""
-    name = fragment_head(fragment)[0]
-    return f"subscription {{ {stream_field(fragment)} {{ ...{name} }} }}\n{fragment}"

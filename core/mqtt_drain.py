@@ -17,8 +17,8 @@ import ssl
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
 PROTOCOL_V5 = "5"
@@ -158,10 +158,6 @@ class DrainStats:
         """Return True when the run had no error."""
         return self.errors == 0
 
-    def as_dict(self):
-        """Return the stats as a plain dict (datetimes kept as objects)."""
-        return asdict(self)
-
     def _error(self, message, with_traceback=False):
         self.errors += 1
         self.last_error = message
@@ -189,13 +185,6 @@ def default_topics(prefix):
     """Return the subscription filters for a prefix: everything under it."""
     prefix = (prefix or "").strip("/")
     return [f"{prefix}/#" if prefix else "#"]
-
-
-def iter_topics(topic_map: Mapping[str, str | None], prefix: str) -> Iterable[str]:
-    """Yield the concrete topics (or filters) of a topic map under a prefix."""
-    prefix = (prefix or "").strip("/")
-    for suffix in topic_map:
-        yield f"{prefix}/{suffix}" if prefix else suffix
 
 
 def topic_matches(pattern, topic):

@@ -4,6 +4,8 @@ Pure functions on plain data (headers mapping, body bytes), so the Odoo controll
 stays a thin route and these rules are tested without Odoo.
 """
 
+import json
+
 from . import inbox, payloads
 from .errors import PayloadError
 from .signature import SIGNATURE_HEADER, secrets_match, verify_hmac
@@ -28,6 +30,24 @@ class Rejection(Exception):
         self.body = {"error": error, "message": message}
         if field is not None:
             self.body["field"] = field
+
+
+def read_body(read):
+    """Return the body `read()` reads, or raise a 408 Rejection when it fails.
+
+    A chunked body whose next chunk does not come within the server's socket
+    timeout (2 s in Odoo's prefork workers), or a connection that drops while
+    the body is read, raises an OSError in the server's reader: a 408, not a 500.
+    """
+    try:
+        return read()
+    except OSError as exc:
+        raise Rejection(
+            408,
+            "timeout",
+            f"the body did not arrive whole ({type(exc).__name__})",
+            "body",
+        ) from None
 
 
 def check_size(content_length, max_bytes=MAX_BODY_BYTES):
@@ -55,10 +75,67 @@ def authenticate(headers, body, secret, require_hmac, now):
         )
 
 
-def parse_json(body):
-    """Parse a body into what the database can hold, or raise a 400 Rejection."""
+# JSON exchanged between systems is UTF-8 (RFC 8259, section 8.1); the text is
+# stored as it came, so a body in any other encoding is refused, not guessed.
+CHARSETS = frozenset({"utf-8", "utf8"})
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def charset(content_type):
+    """The charset parameter of a Content-Type header, lower case, or None."""
+    for param in (content_type or "").split(";")[1:]:
+        name, _sep, value = param.partition("=")
+        if name.strip().lower() == "charset":
+            return value.strip().strip('"').strip().lower() or None
+    return None
+
+
+def decode(headers, body):
+    """Return the text of a UTF-8 body, or raise a 415 or 400 Rejection.
+
+    A body in UTF-16 or UTF-32 (with or without a byte order mark) is refused
+    (415) by the encoding found: Python's JSON parser would read it, but its text
+    would not be the bytes stored. A declared charset other than UTF-8 is refused
+    by name unless the body is ASCII, the same text in any ASCII-based charset
+    (RFC 8259 defines no charset parameter: it has no effect on a compliant
+    recipient). A UTF-8 byte order mark is ignored, as RFC 8259 allows; bytes
+    that are not UTF-8 are a 400.
+    """
+    body = bytes(body)
+    found = json.detect_encoding(body)
+    if found not in ("utf-8", "utf-8-sig"):
+        raise Rejection(
+            415,
+            "unsupported_charset",
+            f"body is encoded as {found}, not UTF-8: send the JSON body as UTF-8 "
+            "(RFC 8259)",
+            "body",
+        )
+    declared = charset(headers.get("Content-Type"))
+    if declared not in (None, *CHARSETS) and not body.isascii():
+        raise Rejection(
+            415,
+            "unsupported_charset",
+            f"charset {declared} is not accepted: send the JSON body as UTF-8 "
+            "(RFC 8259)",
+            "Content-Type",
+        )
+    body = body.removeprefix(UTF8_BOM)
     try:
-        return payloads.loads(body)
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise Rejection(
+            400,
+            "invalid_json",
+            f"body is not UTF-8: byte 0x{body[exc.start]:02x} at position {exc.start}",
+            "body",
+        ) from None
+
+
+def parse_json(text):
+    """Parse a body's text into what the database can hold, or raise a 400."""
+    try:
+        return payloads.loads(text)
     except PayloadError as exc:
         raise Rejection(400, "invalid_json", exc.message, "body") from None
 
@@ -70,7 +147,7 @@ def accept(kind, headers, body, secret, require_hmac, backend_ref, now):
         raise Rejection(404, "not_found", f"unknown webhook kind {kind!r}")
     check_size(len(body))
     authenticate(headers, body, secret, require_hmac, now)
-    parsed = parse_json(body)
+    parsed = parse_json(decode(headers, body))
     try:
         return inbox.intake(event_type, parsed, backend_ref)
     except PayloadError as exc:

@@ -18,7 +18,10 @@ drawn by hypothesis strategies:
   order, negative or huge index, dates in year 1 and 9999, an order of another
   backend or company); SQL, HTML and script strings; replayed, expired, future,
   wrong and malformed HMAC signatures; the right secret, a wrong one and none;
-  unknown keys and kinds.
+  unknown keys and kinds; valid and broken bodies in UTF-8 (with and without a
+  byte order mark), UTF-16, UTF-32, Latin-1, cp1252 and Shift JIS, behind
+  right, wrong and doubled byte order marks, under declared charsets that match,
+  contradict or do not exist.
 
 Report: answers by status and by family, 5xx count (must be 0), connection
 errors, whether the server is still up, whether any rejected request created a
@@ -73,6 +76,20 @@ WATCHED_TABLES = (
     "stock_move",
     "stock_lot",
 )
+
+# Encodings, byte order marks and declared charsets of the "encodings" family: the
+# door takes UTF-8 JSON (RFC 8259) and answers the rest with a 4xx naming it.
+ENCODINGS = ("utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "utf-32")
+ENCODINGS += ("utf-32-le", "utf-32-be", "latin-1", "cp1252", "shift_jis")
+BOMS = (b"",) * 6 + (
+    b"\xef\xbb\xbf",
+    b"\xff\xfe",
+    b"\xfe\xff",
+    b"\xff\xfe\x00\x00",
+    b"\x00\x00\xfe\xff",
+)
+CHARSETS = ("utf-8", "UTF-8", "utf-16", "utf-16le", "utf-32", "iso-8859-1", "latin-1")
+CHARSETS += ("windows-1252", "us-ascii", "shift_jis", "ebcdic", "nonsense")
 
 SETUP_SCRIPT = """
 def main(env, params):
@@ -250,11 +267,26 @@ def strategies(facts):
     def dumps(value):
         return json.dumps(value, allow_nan=True).encode("utf-8", "surrogatepass")
 
+    @st.composite
+    def encoded(draw, body):
+        """A body's JSON in one of the encodings a client might choose, maybe
+        behind a byte order mark (its own, another's, or one added twice)."""
+        text = json.dumps(draw(body), allow_nan=True, ensure_ascii=False)
+        encoding = draw(st.sampled_from(ENCODINGS))
+        errors = "surrogatepass" if encoding.startswith("utf") else "replace"
+        raw = text.encode(encoding, errors)
+        return draw(st.sampled_from(BOMS)) + raw
+
     kinds = st.sampled_from(["completion", "version"])
     targets = st.sampled_from(["a", "b", "h"])
     secrets = st.sampled_from(["right"] * 6 + ["wrong", "none", "empty"])
     hmacs = st.sampled_from(
         ["fresh", "expired", "future", "replay", "wrong", "garbage", "none"]
+    )
+    charsets = st.sampled_from(
+        ["application/json", "application/json;charset=", "text/json; charset=utf-8"]
+        + [f"application/json; charset={name}" for name in CHARSETS]
+        + ['application/json; charset="UTF-16"', "application/json; Charset=UTF8"]
     )
     content_types = st.sampled_from(
         [
@@ -347,6 +379,18 @@ def strategies(facts):
             kind=st.sampled_from(["completion", "other", "", "x" * 300, "version/x"]),
         ),
         case("empty", st.sampled_from([b"", b" ", b"null", b"{}", b"[]", b'""'])),
+        case(
+            "encodings",
+            encoded(completion() | completion(valid=False)),
+            kind=st.just("completion"),
+            content_type=charsets,
+        ),
+        case(
+            "encodings",
+            encoded(operation()),
+            kind=st.just("version"),
+            content_type=charsets,
+        ),
     )
 
 

@@ -3,8 +3,6 @@ from . import pico_code_mixin
 from . import pico_backend
 from . import pico_backend_mqtt
 from . import pico_backend_reconcile
-
-# After the files whose methods it guards (its overrides must come last).
 from . import pico_backend_security
 from . import pico_backend_features
 from . import pico_event

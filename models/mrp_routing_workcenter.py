@@ -16,8 +16,13 @@ class MrpRoutingWorkcenter(models.Model):
         help="Where the plant routes per operation: the Pico process (a "
         "sub-operation of the BOM's Pico operation) this operation runs as.",
     )
+    # Computed as superuser, as stored computes are: Odoo computes it whenever a
+    # form of the operation is read, also for users without a Pico group, who
+    # may not read pico.operation (a Many2many value checks read access to it).
     pico_allowed_operation_ids = fields.Many2many(
-        "pico.operation", compute="_compute_pico_allowed_operation_ids"
+        "pico.operation",
+        compute="_compute_pico_allowed_operation_ids",
+        compute_sudo=True,
     )
 
     @api.depends("bom_id.pico_operation_id")

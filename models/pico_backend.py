@@ -4,7 +4,7 @@ import secrets
 import uuid
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 
 from ..core import documents
 from ..core.client import PicoClient
@@ -12,6 +12,23 @@ from ..core.errors import PicoError
 from ..core.webhook import SECRET_HEADER
 
 WEBHOOK_ROUTE = "/pico_mes/webhook"
+
+MANAGER = "mrp_pico_mes.group_pico_manager"
+SYSTEM = "base.group_system"
+# The one table of rights: every button of pico.backend that talks to Pico (or to
+# the broker) or confirms where secrets go, and the group it needs. Each of them
+# checks it in its first line (`_pico_check_rights`), whichever file it is in.
+ACTION_GROUPS = {
+    "action_test_connection": MANAGER,
+    "action_sync_operations": MANAGER,
+    "action_register_webhooks": MANAGER,
+    "action_pico_catch_up": MANAGER,
+    "action_mqtt_test_connection": MANAGER,
+    "action_mqtt_receive_now": MANAGER,
+    "action_pico_check_features": MANAGER,
+    "action_rotate_webhook_secret": SYSTEM,
+    "action_pico_confirm_destinations": SYSTEM,
+}
 
 
 def _new_secret(_records=None):
@@ -199,6 +216,8 @@ class PicoBackend(models.Model):
     def _get_client(self):
         """Return a core PicoClient configured from this backend."""
         self.ensure_one()
+        # The API token goes nowhere an administrator did not confirm.
+        self._pico_check_destination("api")
         backend = self.sudo()
         if not backend.endpoint_url:
             raise UserError(self.env._("Set the GraphQL endpoint of %s.", self.name))
@@ -209,9 +228,25 @@ class PicoBackend(models.Model):
             read_timeout=backend.read_timeout or 30.0,
         )
 
+    # --- Rights --------------------------------------------------------------
+    def _pico_check_rights(self, action):
+        """Refuse `action` on these backends before anything is sent anywhere."""
+        group = ACTION_GROUPS[action]
+        if not self.env.su and not self.env.user.has_group(group):
+            raise AccessError(
+                self.env._(
+                    "You are not allowed to run %(action)s on Pico backends.",
+                    action=action,
+                )
+            )
+        # Record rules (company), as the write that the action amounts to.
+        self.check_access("write")
+
     # --- Buttons -----------------------------------------------------------
     def action_test_connection(self):
-        """Run a real GraphQL query and report the answer in a notification."""
+        """Run a real GraphQL query, then ask Pico which optional features it has
+        (pico_backend_features.py); report both in a notification."""
+        self._pico_check_rights("action_test_connection")
         self.ensure_one()
         try:
             subscriptions = self._get_client().webhook_subscriptions()
@@ -221,15 +256,13 @@ class PicoBackend(models.Model):
                 self.env._("%(error)s", error=exc),
                 "danger",
             )
-        return self._notify(
-            self.env._("Connection to Pico works"),
-            self.env._(
-                "%(url)s answered; %(count)s webhook subscription(s) registered.",
-                url=self.endpoint_url,
-                count=len(subscriptions),
-            ),
-            "success",
+        message = self.env._(
+            "%(url)s answered; %(count)s webhook subscription(s) registered.",
+            url=self.endpoint_url,
+            count=len(subscriptions),
         )
+        message, kind = self._pico_check_features_after_test(message)
+        return self._notify(self.env._("Connection to Pico works"), message, kind)
 
     @api.model
     def _pico_door(self, key):
@@ -278,6 +311,7 @@ class PicoBackend(models.Model):
 
     def action_rotate_webhook_secret(self):
         """Generate a new shared secret; Pico must be re-registered with it."""
+        self._pico_check_rights("action_rotate_webhook_secret")
         for backend in self:
             backend.sudo().webhook_secret = _new_secret()
             backend.message_post(
@@ -296,10 +330,12 @@ class PicoBackend(models.Model):
 
     def action_sync_operations(self):
         """Fetch Pico's operations and structure into the process catalogue."""
+        self._pico_check_rights("action_sync_operations")
         self.ensure_one()
         return self.env["pico.operation"]._pico_sync_action(self)
 
     def action_view_operations(self):
+        self.check_access("read")
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id(
             "mrp_pico_mes.pico_operation_action"
@@ -316,8 +352,26 @@ class PicoBackend(models.Model):
 
     def action_register_webhooks(self):
         """Register (or replace) the completion and version webhooks in Pico."""
+        self._pico_check_rights("action_register_webhooks")
         self.ensure_one()
+        # Registration sends the webhook secret: both destinations must be
+        # confirmed, whether or not a secret is set (pico_backend_security.py).
+        try:
+            self._pico_check_destination("api", strict=True)
+            self._pico_check_destination("webhook", strict=True)
+        except PicoError as exc:
+            return self._notify(
+                self.env._("Webhook registration refused"), exc.message, "danger"
+            )
         backend = self.sudo()
+        if not backend.webhook_secret:
+            raise UserError(
+                self.env._(
+                    "%s has no webhook secret: a system administrator must "
+                    "rotate it first.",
+                    self.name,
+                )
+            )
         headers = {SECRET_HEADER: backend.webhook_secret}
         # The fragments select the optional fields Pico was just found to have.
         subscriptions = [

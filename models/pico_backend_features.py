@@ -154,24 +154,19 @@ class PicoBackend(models.Model):
         )
 
     # --- Buttons -------------------------------------------------------------
-    def action_test_connection(self):
-        """Test the connection, then ask Pico which optional features it has."""
-        result = super().action_test_connection()
-        params = result.get("params", {}) if isinstance(result, dict) else {}
-        if params.get("type") != "success":
-            return result
+    def _pico_check_features_after_test(self, message):
+        """After a working connection test (action_test_connection), ask Pico
+        which optional features it has; return the message and its kind."""
         try:
             self._pico_detect_features(always_write=True)
         except PicoError as exc:
-            params["message"] = self.env._(
+            message = self.env._(
                 "%(message)s Checking the API features failed: %(error)s",
-                message=params["message"],
+                message=message,
                 error=exc,
             )
-            params["type"] = "warning"
-            return result
-        params["message"] = f"{params['message']} {self._pico_features_summary()}"
-        return result
+            return message, "warning"
+        return f"{message} {self._pico_features_summary()}", "success"
 
     def action_pico_check_features(self):
         """The "Check API Features" button."""

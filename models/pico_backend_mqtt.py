@@ -8,6 +8,7 @@ from odoo.exceptions import UserError, ValidationError
 
 from ..core import inbox, mqtt_drain
 from ..core.clock import odoo_datetime
+from ..core.errors import PicoError
 from .pico_queue import commit_default
 
 # The subscriber cron runs every minute; a session must outlast the pause between
@@ -244,6 +245,11 @@ class PicoBackend(models.Model):
     def _pico_mqtt_settings(self):
         """Return the core MqttSettings of this backend."""
         self.ensure_one()
+        # The broker's password goes nowhere an administrator did not confirm.
+        try:
+            self._pico_check_destination("mqtt")
+        except PicoError as exc:
+            raise UserError(exc.message) from exc
         backend = self.sudo()
         if not backend.mqtt_host:
             raise UserError(self.env._("Set the MQTT broker host of %s.", self.name))
@@ -369,6 +375,7 @@ class PicoBackend(models.Model):
 
     def action_mqtt_receive_now(self):
         """Run the subscriber cron now instead of at its next call."""
+        self._pico_check_rights("action_mqtt_receive_now")
         self.ensure_one()
         cron = self.sudo().mqtt_cron_id
         if not (self.mqtt_enabled and cron):
@@ -382,6 +389,7 @@ class PicoBackend(models.Model):
 
     def action_mqtt_test_connection(self):
         """Connect to the broker with this backend's settings and report."""
+        self._pico_check_rights("action_mqtt_test_connection")
         self.ensure_one()
         try:
             settings = self._pico_mqtt_settings()

@@ -82,6 +82,7 @@ class PicoBackend(models.Model):
 
     def action_pico_catch_up(self):
         """Read Pico's completions now and queue the ones Odoo missed."""
+        self._pico_check_rights("action_pico_catch_up")
         self.ensure_one()
         try:
             created, listed, refused = self._pico_reconcile()

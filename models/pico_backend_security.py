@@ -1,6 +1,6 @@
 # Copyright 2026 The mrp_pico_mes authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-"""Secrets bound to their destinations, and who may press what on a backend.
+"""Secrets bound to their destinations.
 
 A backend holds three secrets: the API token (sent to the GraphQL endpoint), the
 webhook secret (sent to the endpoint when webhooks are registered, and then by
@@ -9,30 +9,16 @@ system administrators read or write them. Pico managers configure the rest of th
 backend, destinations included; but when someone who may not read a secret changes
 where it goes, the secret is withheld from the new destination until a system
 administrator confirms it (see `_pico_check_destination`, called by every path
-that sends one: buttons, crons, the outbox sender, the MQTT subscriber).
+that sends one: `_get_client` for the API, `_pico_mqtt_settings` for the broker,
+webhook registration for the public URL). Who may press what is the table of
+rights in pico_backend.py (`ACTION_GROUPS`), checked in each button's first line.
 """
 
 from odoo import api, fields, models
-from odoo.exceptions import AccessError, UserError
+from odoo.exceptions import AccessError
 
 from ..core.errors import PicoPermanentError
-
-MANAGER = "mrp_pico_mes.group_pico_manager"
-SYSTEM = "base.group_system"
-
-# Every button of pico.backend that talks to Pico (or to the broker), and the
-# group it needs. Checked before anything is sent, in `_pico_check_rights`.
-ACTION_GROUPS = {
-    "action_test_connection": MANAGER,
-    "action_sync_operations": MANAGER,
-    "action_register_webhooks": MANAGER,
-    "action_pico_catch_up": MANAGER,
-    "action_mqtt_test_connection": MANAGER,
-    "action_mqtt_receive_now": MANAGER,
-    "action_pico_check_features": MANAGER,
-    "action_rotate_webhook_secret": SYSTEM,
-    "action_pico_confirm_destinations": SYSTEM,
-}
+from .pico_backend import SYSTEM
 
 # Destination -> (fields that choose it, secret fields bound to it).
 DESTINATIONS = {
@@ -195,80 +181,3 @@ class PicoBackend(models.Model):
                 body=self.env._("Destinations confirmed by %s.", self.env.user.name)
             )
         return True
-
-    # --- Rights --------------------------------------------------------------
-    def _pico_check_rights(self, action):
-        """Refuse `action` on these backends before anything is sent anywhere."""
-        group = ACTION_GROUPS[action]
-        if not self.env.su and not self.env.user.has_group(group):
-            raise AccessError(
-                self.env._(
-                    "You are not allowed to run %(action)s on Pico backends.",
-                    action=action,
-                )
-            )
-        # Record rules (company), as the write that the action amounts to.
-        self.check_access("write")
-
-    # --- Every way a secret leaves -------------------------------------------
-    def _get_client(self):
-        self.ensure_one()
-        self._pico_check_destination("api")
-        return super()._get_client()
-
-    def _pico_mqtt_settings(self):
-        self.ensure_one()
-        try:
-            self._pico_check_destination("mqtt")
-        except PicoDestinationNotConfirmed as exc:
-            raise UserError(exc.message) from exc
-        return super()._pico_mqtt_settings()
-
-    # --- Buttons: rights first -------------------------------------------------
-    def action_test_connection(self):
-        self._pico_check_rights("action_test_connection")
-        return super().action_test_connection()
-
-    def action_sync_operations(self):
-        self._pico_check_rights("action_sync_operations")
-        return super().action_sync_operations()
-
-    def action_register_webhooks(self):
-        self._pico_check_rights("action_register_webhooks")
-        for backend in self:
-            try:
-                backend._pico_check_destination("api", strict=True)
-                backend._pico_check_destination("webhook", strict=True)
-            except PicoDestinationNotConfirmed as exc:
-                return backend._notify(
-                    self.env._("Webhook registration refused"), exc.message, "danger"
-                )
-            if not backend.sudo().webhook_secret:
-                raise UserError(
-                    self.env._(
-                        "%s has no webhook secret: a system administrator must "
-                        "rotate it first.",
-                        backend.name,
-                    )
-                )
-        return super().action_register_webhooks()
-
-    def action_pico_catch_up(self):
-        self._pico_check_rights("action_pico_catch_up")
-        return super().action_pico_catch_up()
-
-    def action_mqtt_test_connection(self):
-        self._pico_check_rights("action_mqtt_test_connection")
-        return super().action_mqtt_test_connection()
-
-    def action_mqtt_receive_now(self):
-        self._pico_check_rights("action_mqtt_receive_now")
-        return super().action_mqtt_receive_now()
-
-    def action_view_operations(self):
-        self.check_access("read")
-        return super().action_view_operations()
-
-    def action_rotate_webhook_secret(self):
-        self._pico_check_rights("action_rotate_webhook_secret")
-        return super().action_rotate_webhook_secret()

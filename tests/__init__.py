@@ -17,3 +17,4 @@ from . import test_queue_job
 from . import test_asbuilt
 from . import test_setup_wizard
 from . import test_tours
+from . import test_house

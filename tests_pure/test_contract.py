@@ -9,6 +9,7 @@ profile's schema. The last test drives the client through every call against eac
 simulator and checks the simulator (which validates too) accepted all of them.
 """
 
+import fragments
 import pytest
 from graphql import (
     GraphQLInputObjectType,
@@ -99,11 +100,11 @@ def _documents(feature_set):
     yield "completions", features.completions_query(feature_set)
     yield (
         "completion webhook",
-        documents.stream_subscription(features.completion_fragment(feature_set)),
+        fragments.stream_subscription(features.completion_fragment(feature_set)),
     )
     yield (
         "operation webhook",
-        documents.stream_subscription(features.operation_fragment(feature_set)),
+        fragments.stream_subscription(features.operation_fragment(feature_set)),
     )
     yield "subscribe", features.subscribe_mutation(feature_set)
     for name, document in documents.ALL_DOCUMENTS.items():
@@ -213,7 +214,7 @@ def test_documents_beyond_the_detected_features_fail():
     schema = profiles.build_profile_schema("documented")
     for document in (
         features.completions_query(features.ALL),
-        documents.stream_subscription(features.completion_fragment(features.ALL)),
+        fragments.stream_subscription(features.completion_fragment(features.ALL)),
     ):
         messages = [error.message for error in validate(schema, parse(document))]
         assert any("cycleTime" in message for message in messages)

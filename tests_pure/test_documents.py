@@ -3,6 +3,7 @@
 tests_pure/test_contract.py validates every document against every schema profile.
 """
 
+import fragments
 import pytest
 from graphql import execute, parse, validate
 from graphql.language import FieldNode, FragmentDefinitionNode, InlineFragmentNode
@@ -73,7 +74,7 @@ def test_all_documents_lists_every_module_constant():
 )
 def test_fragment_validates_in_its_stream(schema, fragment, stream):
     """Webhook fragments validate when wrapped in their subscription."""
-    document = documents.stream_subscription(fragment)
+    document = fragments.stream_subscription(fragment)
     assert document.startswith(f"subscription {{ {stream} {{ ...")
     assert _errors(schema, document) == []
 
@@ -91,7 +92,7 @@ def test_fragment_on_wrong_type_fails_validation(full_schema):
     bad = documents.OPERATION_FRAGMENT.replace("archivedAt", "archivedAt wip")
     assert any(
         "wip" in error
-        for error in _errors(full_schema, documents.stream_subscription(bad))
+        for error in _errors(full_schema, fragments.stream_subscription(bad))
     )
 
 
@@ -100,7 +101,7 @@ def test_label_on_attribute_fails_validation(full_schema):
     bad = documents.OPERATION_FRAGMENT.replace("id externalId", "id externalId label")
     assert any(
         "label" in error
-        for error in _errors(full_schema, documents.stream_subscription(bad))
+        for error in _errors(full_schema, fragments.stream_subscription(bad))
     )
 
 
@@ -178,24 +179,11 @@ def test_order_mutations_select_only_message(name):
     assert [v.variable.name.value for v in operation.variable_definitions] == ["input"]
 
 
-def test_fragment_head_and_stream_field():
-    """The type condition of a fragment picks the stream it follows."""
-    assert documents.fragment_head(documents.COMPLETION_FRAGMENT) == (
-        "PicoCompletion",
-        "OperationOrderComplete",
-    )
-    assert documents.stream_field(documents.OPERATION_FRAGMENT) == "operationsStream"
-    with pytest.raises(ValueError, match="Station"):
-        documents.stream_field("fragment S on Station { name }")
-    with pytest.raises(ValueError, match="not a GraphQL fragment"):
-        documents.fragment_head("query { operations { id } }")
-
-
 def _fragment_result(schema, fragment, event):
     """Run a fragment as the simulator does: a stream subscription over one event."""
-    stream = documents.stream_field(fragment)
+    stream = fragments.stream_field(fragment)
     result = execute(
-        schema, parse(documents.stream_subscription(fragment)), {stream: event}
+        schema, parse(fragments.stream_subscription(fragment)), {stream: event}
     )
     assert result.errors is None
     return {"data": result.data}
