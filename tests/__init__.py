@@ -13,3 +13,4 @@ from . import test_insight
 from . import test_contract
 from . import test_security_matrix
 from . import test_mqtt_hostile
+from . import test_catalogue_scale
