@@ -831,7 +831,8 @@ class PicoOperation(models.Model):
             if isinstance(row, dict) and row.get("id"):
                 listed_ids.add(str(row["id"]))
             try:
-                schemas.validate("operation", row)
+                if not schemas.operation_row_valid(row):
+                    schemas.validate("operation", row)
                 info = parse_operation(row)
             except PayloadError as exc:
                 stats["invalid"] += 1
