@@ -359,11 +359,16 @@ class PicoOperation(models.Model):
             return {}
         rows = self.env.execute_query_dict(
             SQL(
-                """SELECT id, pico_id, pico_updated_at, snapshot, in_pico
-                     FROM pico_operation
-                    WHERE backend_id = %s AND pico_id = ANY(%s)""",
-                backend.id,
+                # A join on the (backend_id, pico_id) unique index, not
+                # `pico_id = ANY(...)`: with the statistics of a table filled in
+                # this very transaction the planner scans the whole table and
+                # compares each row with the whole array, once per batch.
+                """SELECT o.id, o.pico_id, o.pico_updated_at, o.snapshot, o.in_pico
+                     FROM unnest(%s::varchar[]) AS k(pico_id)
+                     JOIN pico_operation o
+                       ON o.backend_id = %s AND o.pico_id = k.pico_id""",
                 list(pico_ids),
+                backend.id,
             )
         )
         return {row["pico_id"]: row for row in rows}
@@ -497,6 +502,7 @@ class PicoOperation(models.Model):
         self._pico_write_attributes(backend, items, uid, now)
         versions = env["pico.operation.version"]
         versions._pico_insert(
+            backend,
             [
                 versions._pico_version_vals(
                     item["id"],
@@ -532,10 +538,10 @@ class PicoOperation(models.Model):
         if known:
             for row in env.execute_query(
                 SQL(
-                    """SELECT operation_id, key, id, pico_id, external_id, sequence,
-                              active
-                         FROM pico_operation_attribute
-                        WHERE operation_id = ANY(%s)""",
+                    """SELECT a.operation_id, a.key, a.id, a.pico_id, a.external_id,
+                              a.sequence, a.active
+                         FROM unnest(%s::int4[]) AS k(id)
+                         JOIN pico_operation_attribute a ON a.operation_id = k.id""",
                     known,
                 )
             ):
@@ -644,6 +650,12 @@ class PicoOperation(models.Model):
                 )
                 operation._pico_flag_mappings(changes)
             return
+        if len(operations.backend_id) > 1:
+            for backend in operations.backend_id:
+                operations.filtered(
+                    lambda op, backend=backend: op.backend_id == backend
+                )._pico_mark_missing()
+            return
         # No mapping involves them: one statement each for all.
         self._pico_catalogue_flush()
         env = self.env
@@ -663,6 +675,7 @@ class PicoOperation(models.Model):
             )
         }
         versions._pico_insert(
+            operations.backend_id,
             [
                 versions._pico_version_vals(
                     id_,
@@ -672,7 +685,7 @@ class PicoOperation(models.Model):
                     snapshot=rows[id_][1],
                 )
                 for id_ in operations.ids
-            ]
+            ],
         )
         self._pico_catalogue_invalidate()
 

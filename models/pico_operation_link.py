@@ -152,6 +152,7 @@ class PicoOperationLink(models.Model):
         }
         versions = env["pico.operation.version"]
         versions._pico_insert(
+            backend,
             [
                 versions._pico_version_vals(
                     parent.id,
@@ -161,7 +162,7 @@ class PicoOperationLink(models.Model):
                     snapshot=parent.snapshot,
                 )
                 for key, parent in zip(parents, records, strict=True)
-            ]
+            ],
         )
         for key, parent in zip(parents, records, strict=True):
             if removed_by_parent.get(key):

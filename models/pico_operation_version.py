@@ -130,12 +130,13 @@ class PicoOperationVersion(models.Model):
         )
 
     @api.model
-    def _pico_insert(self, vals_list):
-        """Insert history rows (`_pico_version_vals`) in one statement per chunk.
+    def _pico_insert(self, backend, vals_list):
+        """Insert history rows (`_pico_version_vals`) of operations of `backend`,
+        in one statement per chunk.
 
         SQL, not create(): these rows are only ever inserted, have no computed
-        field but the operation's backend and company (copied here from the
-        operation) and no constraint in Python (see DECISIONS_CATALOGUE.md).
+        field but the operation's backend and company (the backend's) and no
+        constraint in Python (see DECISIONS_CATALOGUE.md).
         """
         if not vals_list:
             return
@@ -165,7 +166,7 @@ class PicoOperationVersion(models.Model):
                            pico_updated_at, received_at, source, event_id, summary,
                            changes, snapshot, affects_mapping,
                            create_uid, create_date, write_uid, write_date)
-                       SELECT v.operation_id, o.backend_id, o.company_id, v.kind,
+                       SELECT v.operation_id, %(backend)s, %(company)s, v.kind,
                               v.pico_updated_at::timestamp, %(received)s, v.source,
                               v.event_id::int4, v.summary, v.changes::jsonb,
                               v.snapshot::jsonb, v.affects_mapping,
@@ -174,8 +175,9 @@ class PicoOperationVersion(models.Model):
                                   position, operation_id, kind, pico_updated_at,
                                   source, event_id, summary, changes, snapshot,
                                   affects_mapping)
-                         JOIN pico_operation o ON o.id = v.operation_id
                         ORDER BY v.position""",
+                    backend=backend.id,
+                    company=backend.company_id.id or None,
                     received=received,
                     uid=uid,
                     now=now,
