@@ -20,6 +20,7 @@
             "paho-mqtt>=2.0,<3",
             "jsonschema>=4.0",
             "prometheus-client>=0.17",
+            "ijson>=3.1",
         ],
     },
     "data": [

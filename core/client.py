@@ -2,12 +2,14 @@
 
 import json
 import logging
+import tempfile
 
+import ijson
 import requests
 from requests.adapters import HTTPAdapter
 
 from . import documents, features
-from .errors import PicoPermanentError, PicoRetryableError
+from .errors import BODY_LIMIT, PicoPermanentError, PicoRetryableError
 
 _logger = logging.getLogger(__name__)
 
@@ -36,6 +38,84 @@ def _field(data, name):
     if data.get(name) is None:
         raise PicoPermanentError(f"Pico's answer has no {name!r} field")
     return data[name]
+
+
+# Bytes of a streamed answer written to its temporary file at a time.
+DOWNLOAD_CHUNK = 256 * 1024
+# ijson events that start a value (an item of a list is one of these).
+_VALUE_STARTS = frozenset(
+    {"start_map", "start_array", "string", "number", "boolean", "null"}
+)
+
+
+class ListAnswer:
+    """One list field of a GraphQL answer, read one item at a time.
+
+    The body is kept in a temporary file (not in memory) and parsed
+    incrementally (ijson): iterating yields the items of `data.<field>` one by
+    one, each iteration a new pass over the file, so neither the body nor its
+    parsed list is ever held whole. `len()` is the number of items. One pass at a
+    time: two iterations may not be interleaved. Close it (or use `with`) to
+    delete the file.
+    """
+
+    def __init__(self, handle, field, count):
+        self._handle = handle
+        self.field = field
+        self.count = count
+
+    def __len__(self):
+        return self.count
+
+    def __iter__(self):
+        self._handle.seek(0)
+        return ijson.items(self._handle, f"data.{self.field}.item", use_float=True)
+
+    def close(self):
+        self._handle.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+
+def _scan_answer(handle, field):
+    """Check a GraphQL answer in `handle` as `_handle` does; return its item count.
+
+    One pass over the whole body before any of it is used, so a truncated or
+    malformed answer is refused before anything is applied, as when it was read
+    whole. Returns (count, first GraphQL error or None, shape problem or None).
+    """
+    item, listed = f"data.{field}.item", f"data.{field}"
+    count, has_errors, data_event, field_event = 0, False, None, None
+    for prefix, event, value in ijson.parse(handle):
+        if prefix == item:
+            if event in _VALUE_STARTS:
+                count += 1
+        elif prefix == listed:
+            if event in _VALUE_STARTS:
+                field_event = event
+        elif prefix == "data":
+            if event in _VALUE_STARTS:
+                data_event = event
+        elif not prefix and event == "map_key" and value == "errors":
+            has_errors = True
+    error = None
+    if has_errors:
+        handle.seek(0)
+        errors = next(ijson.items(handle, "errors", use_float=True), None)
+        error = _error_from_json({"errors": errors})
+    if data_event != "start_map":
+        problem = "Pico answered without a data object"
+    elif field_event in (None, "null"):
+        problem = f"Pico's answer has no {field!r} field"
+    elif field_event != "start_array":
+        problem = f"Pico's {field!r} field is not a list"
+    else:
+        problem = None
+    return count, error, problem
 
 
 class _TimeoutAdapter(HTTPAdapter):
@@ -90,6 +170,10 @@ class PicoClient:
 
     def execute(self, document, variables=None, operation_name=None):
         """Send one GraphQL document and return its `data` object."""
+        return self._handle(self._post(document, variables, operation_name))
+
+    def _post(self, document, variables=None, operation_name=None, stream=False):
+        """POST one GraphQL document; return the response (PicoError if none)."""
         body = {"query": document}
         if variables is not None:
             body["variables"] = variables
@@ -108,6 +192,7 @@ class PicoClient:
                 # A redirected POST turns into a GET and loses the body; a redirect
                 # means a wrong endpoint, which the user must fix.
                 allow_redirects=False,
+                stream=stream,
             )
         except requests.Timeout as exc:
             raise PicoRetryableError(f"timeout calling Pico: {exc}") from exc
@@ -122,7 +207,58 @@ class PicoClient:
         _logger.debug(
             "Pico answered HTTP %s to %s", response.status_code, self.endpoint
         )
-        return self._handle(response)
+        return response
+
+    def list_answer(self, document, field):
+        """Send a query whose answer is one big list; return it as a ListAnswer.
+
+        The body goes to a temporary file as it arrives and is checked in one
+        incremental pass (errors, `data.<field>` a list) before it is returned:
+        the same errors as `execute` + `_field`, without the whole body or its
+        parsed copy in memory.
+        """
+        response = self._post(document, stream=True)
+        handle = None
+        try:
+            if not 200 <= response.status_code < 300:
+                self._handle(response)  # raises
+            # Owned by the ListAnswer returned, which closes it.
+            handle = tempfile.TemporaryFile()  # noqa: SIM115
+            for chunk in response.iter_content(DOWNLOAD_CHUNK):
+                handle.write(chunk)
+            handle.seek(0)
+            try:
+                count, error, problem = _scan_answer(handle, field)
+            except ijson.JSONError:
+                error, problem = None, "Pico answered with a body that is not JSON"
+            if error or problem:
+                handle.seek(0)
+                text = self._redact(
+                    handle.read(BODY_LIMIT).decode("utf-8", errors="replace")
+                )
+                if error:
+                    message, code = error
+                    raise PicoPermanentError(
+                        self._redact(message),
+                        status=response.status_code,
+                        code=code,
+                        body=text,
+                    )
+                raise PicoPermanentError(
+                    problem, status=response.status_code, body=text
+                )
+        except requests.RequestException as exc:
+            if handle is not None:
+                handle.close()
+            raise PicoRetryableError(f"cannot read Pico's answer: {exc}") from exc
+        except BaseException:
+            if handle is not None:
+                handle.close()
+            raise
+        finally:
+            response.close()
+        handle.seek(0)
+        return ListAnswer(handle, field, count)
 
     def _redact(self, text):
         """Text without the token, should a server echo it back."""
@@ -198,6 +334,14 @@ class PicoClient:
     def sub_operations(self):
         """Return every parent/child link between operations."""
         return _field(self.execute(documents.SUB_OPERATIONS_QUERY), "subOperations")
+
+    def operations_answer(self):
+        """Every Operation, as a ListAnswer (read one at a time; close it)."""
+        return self.list_answer(features.operations_query(self.features), "operations")
+
+    def sub_operations_answer(self):
+        """Every parent/child link, as a ListAnswer (read one at a time; close it)."""
+        return self.list_answer(documents.SUB_OPERATIONS_QUERY, "subOperations")
 
     def operation_order_completes(self):
         """Return every completion Pico has recorded, as it lists them."""

@@ -404,8 +404,12 @@ def catalogue(env, params):
     operations = env["pico.operation"]
     start = time.perf_counter()
     with first._get_client() as client:
-        listed = len(client.operations())
-        links = len(client.sub_operations())
+        # Counted from the streamed answers, as the sync reads them: reading the
+        # lists whole here would set the process's peak RSS before it is measured.
+        with client.operations_answer() as answer:
+            listed = len(answer)
+        with client.sub_operations_answer() as answer:
+            links = len(answer)
     fetch_ms = (time.perf_counter() - start) * 1000
 
     gc.collect()

@@ -202,6 +202,8 @@ class Bench:
         steps = 18 + bool(args.insight_units)
         if args.insight_only:
             steps = 7
+        elif args.catalogue_only:
+            steps = 6 + len({args.catalogue, args.catalogue_big})
         self.progress = h.Progress(steps)
         self.http = requests.Session()
         self.pg = None
@@ -290,6 +292,9 @@ class Bench:
     def in_process(self):
         script = (Path(__file__).resolve().parent / "bench_odoo.py").read_text()
         args = self.args
+        if args.catalogue_only:
+            self.catalogue_curve(script)
+            return
         with self.progress.step(
             f"In process: {args.runs} confirms and completions of each kind"
         ) as note:
@@ -325,6 +330,10 @@ class Bench:
                 / result[small]["complete_first"]["median"]
             )
             note["text"] = f"completion {big} / {small} units = {ratio:.2f}"
+        self.catalogue_curve(script)
+
+    def catalogue_curve(self, script):
+        args = self.args
         self.results["catalogue_curve"] = {}
         for size, sim in sorted(self.catalogue_sims.items()):
             with self.progress.step(
@@ -989,7 +998,10 @@ class Bench:
     def report(self):
         r = self.results
         rows = self.rows = []
-        if not self.args.insight_only:
+        if self.args.catalogue_only:
+            self.report_catalogue(r["catalogue"])
+            self.report_catalogue_curve(r.get("catalogue_curve") or {})
+        elif not self.args.insight_only:
             if r.get("accept"):
                 self.report_accept(r["accept"])
             self.report_inprocess(r["inprocess"])
@@ -1291,7 +1303,7 @@ class Bench:
         for row in [heads, tuple("-" * w for w in widths), *self.rows]:
             cells = zip(row, widths, strict=True)
             print("  ".join(str(c).ljust(w) for c, w in cells).rstrip())
-        if self.args.insight_only:
+        if self.args.insight_only or self.args.catalogue_only:
             return
         ip = self.results["inprocess"]
         show = self.args.profile
@@ -1448,6 +1460,12 @@ def main(argv=None):
         help="install, then measure only the report pivot",
     )
     parser.add_argument(
+        "--catalogue-only",
+        action="store_true",
+        help="install, then measure only the two catalogue syncs (--catalogue, "
+        "--catalogue-big), each in its own process",
+    )
+    parser.add_argument(
         "--catalogue-big",
         type=int,
         default=50000,
@@ -1491,6 +1509,11 @@ def main(argv=None):
         bench.setup()
         if args.insight_only:
             bench.insight()
+            bench.report()
+            bench.cleanup()
+            return 0
+        if args.catalogue_only:
+            bench.in_process()
             bench.report()
             bench.cleanup()
             return 0

@@ -1,12 +1,16 @@
 # Copyright 2026 The mrp_pico_mes authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import contextlib
 import logging
 import time
-from collections import Counter
+from collections import Counter, defaultdict
+
+from psycopg2.extras import Json
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.modules import module as odoo_module
+from odoo.tools import SQL, split_every
 
 from ..core import mapping, schemas
 from ..core.clock import odoo_datetime
@@ -15,8 +19,18 @@ from ..core.payloads import parse_operation
 
 _logger = logging.getLogger(__name__)
 
-# Operations applied between two progress commits of the sync cron.
-SYNC_BATCH = 200
+# Operations applied together (a few set-based statements) and between two
+# progress commits of the sync cron.
+SYNC_BATCH = 1000
+# Rows in one INSERT statement.
+INSERT_CHUNK = 1000
+# The tables the sync writes in SQL; flushed before, invalidated after.
+CATALOGUE_MODELS = (
+    "pico.operation",
+    "pico.operation.attribute",
+    "pico.operation.link",
+    "pico.operation.version",
+)
 # Seconds a scheduled sync applies rows before it lets the next run go on: below
 # Odoo's limit_time_real (120 s by default), with room for the fetch. Odoo's own
 # budget (10 s from the job's start, shared by every run of the job) is not used:
@@ -26,6 +40,76 @@ SYNC_CRON_SECONDS = 40
 # Up to this many operations the "Synchronize processes" button applies the
 # catalogue in the user's request; larger catalogues go to the cron.
 INLINE_SYNC_LIMIT = 500
+
+
+# Columns of pico_operation written from Pico's data, and their SQL types.
+OPERATION_TYPES = {
+    "name": "varchar",
+    "external_id": "varchar",
+    "external_revision": "varchar",
+    "external_codes": "varchar",
+    "template_id": "varchar",
+    "variant_name": "varchar",
+    "pico_updated_at": "timestamp",
+    "archived_at": "timestamp",
+    "active": "boolean",
+    "in_pico": "boolean",
+    "snapshot": "jsonb",
+}
+OPERATION_COLUMNS = tuple(OPERATION_TYPES)
+ATTRIBUTE_TYPES = {
+    "pico_id": "varchar",
+    "external_id": "varchar",
+    "sequence": "int4",
+    "active": "boolean",
+}
+ATTRIBUTE_COLUMNS = tuple(ATTRIBUTE_TYPES)
+
+
+def _char(value):
+    """A Char field's column value, as the ORM stores it (False and None: NULL)."""
+    if value is None or value is False:
+        return None
+    return value if isinstance(value, str) else str(value)
+
+
+# How a prepared field value becomes a column value, by SQL type.
+COLUMN_VALUE = {
+    "varchar": _char,
+    "timestamp": lambda value: value or None,
+    "boolean": bool,
+    "int4": int,
+    "jsonb": lambda value: None if value is None else Json(value),
+}
+
+
+def _update_from_values(env, table, columns, types, rows, uid, now):
+    """UPDATE `table` from rows (id, *columns): one statement per chunk of rows."""
+    if not rows:
+        return
+    for chunk in split_every(INSERT_CHUNK, rows):
+        env.execute_query(
+            SQL(
+                """UPDATE %(table)s AS t
+                      SET %(assignments)s, write_uid = %(uid)s, write_date = %(now)s
+                     FROM (VALUES %(values)s) AS v(id, %(columns)s)
+                    WHERE t.id = v.id""",
+                table=SQL.identifier(table),
+                assignments=SQL(", ").join(
+                    SQL(
+                        "%s = v.%s::%s",
+                        SQL.identifier(name),
+                        SQL.identifier(name),
+                        SQL(types[name]),
+                    )
+                    for name in columns
+                ),
+                uid=uid,
+                now=now,
+                values=SQL(", ").join(chunk),
+                columns=SQL(", ").join(map(SQL.identifier, columns)),
+            )
+        )
 
 
 class PicoOperation(models.Model):
@@ -209,6 +293,14 @@ class PicoOperation(models.Model):
         )
 
     # --- Applying Pico's data --------------------------------------------------
+    # The catalogue is written in set-based SQL (odoo.tools.SQL): one INSERT or
+    # UPDATE ... FROM (VALUES ...) per table and batch instead of one ORM write
+    # per row. These four tables have no mail thread, no Python constraint, no
+    # stored field computed from elsewhere but `kind` (set here, see
+    # _pico_recompute_kinds) and the related backend/company (the backend's):
+    # the ORM would add only its per-record cost. What the ORM does add
+    # (recomputing mappings, chatter, activities) still goes through it, in
+    # _pico_flag_mappings. See readme/DECISIONS_CATALOGUE.md.
     def _prepare_operation_vals(self, info, canonical):
         return {
             "name": info.name,
@@ -224,56 +316,294 @@ class PicoOperation(models.Model):
             "snapshot": canonical,
         }
 
+    def _pico_catalogue_flush(self):
+        """Write pending ORM changes of the catalogue before SQL reads or writes it."""
+        for name in CATALOGUE_MODELS:
+            self.env[name].flush_model()
+
+    def _pico_catalogue_invalidate(self):
+        """Forget what the ORM cached of the catalogue after SQL wrote it."""
+        for name in CATALOGUE_MODELS:
+            self.env[name].invalidate_model()
+
     @api.model
-    def _pico_apply(self, backend, info, source, existing=None, event=None):
+    def _pico_recompute_kinds(self, backend):
+        """Set `kind` (see _compute_kind) from the stored links, in SQL."""
+        self.env.execute_query(
+            SQL(
+                """UPDATE pico_operation o
+                      SET kind = k.kind, write_uid = %(uid)s, write_date = %(now)s
+                     FROM (SELECT op.id,
+                                  CASE WHEN has_child AND has_parent THEN 'subassembly'
+                                       WHEN has_parent THEN 'process'
+                                       ELSE 'product' END AS kind
+                             FROM pico_operation op,
+                          LATERAL (SELECT EXISTS (SELECT 1 FROM pico_operation_link l
+                                                   WHERE l.parent_id = op.id)
+                                              AS has_child,
+                                          EXISTS (SELECT 1 FROM pico_operation_link l
+                                                   WHERE l.child_id = op.id)
+                                              AS has_parent) x
+                            WHERE op.backend_id = %(backend)s) k
+                    WHERE o.id = k.id AND o.kind IS DISTINCT FROM k.kind""",
+                uid=self.env.uid,
+                now=self.env.cr.now(),
+                backend=backend.id,
+            )
+        )
+
+    @api.model
+    def _pico_load_states(self, backend, pico_ids):
+        """{pico id: state} of the stored operations among `pico_ids`."""
+        if not pico_ids:
+            return {}
+        rows = self.env.execute_query_dict(
+            SQL(
+                # A join on the (backend_id, pico_id) unique index, not
+                # `pico_id = ANY(...)`: with the statistics of a table filled in
+                # this very transaction the planner scans the whole table and
+                # compares each row with the whole array, once per batch.
+                """SELECT o.id, o.pico_id, o.pico_updated_at, o.snapshot, o.in_pico
+                     FROM unnest(%s::varchar[]) AS k(pico_id)
+                     JOIN pico_operation o
+                       ON o.backend_id = %s AND o.pico_id = k.pico_id""",
+                list(pico_ids),
+                backend.id,
+            )
+        )
+        return {row["pico_id"]: row for row in rows}
+
+    @api.model
+    def _pico_apply(self, backend, info, source, event=None):
         """Create or update one operation from a core OperationInfo.
 
         Returns (operation, status) with status in created | changed | redeployed
-        | unchanged | stale. The same updatedAt with the same content changes
-        nothing; an older updatedAt than the stored one is ignored (a late
-        delivery); anything else leaves a version row.
+        | unchanged | stale (see _pico_apply_many).
         """
-        if existing is None:
-            existing = self.with_context(active_test=False).search(
-                [("backend_id", "=", backend.id), ("pico_id", "=", info.id)], limit=1
-            )
-        canonical = mapping.canonical_operation(info)
-        updated_at = odoo_datetime(info.updated_at)
-        if existing and existing.pico_updated_at:
-            if updated_at < existing.pico_updated_at:
-                return existing, "stale"
-            same_time = updated_at == existing.pico_updated_at
-        else:
-            same_time = False
-        old = (
-            (existing.snapshot or existing._pico_snapshot_from_fields())
-            if existing
-            else None
+        ((operation_id, status),) = self._pico_apply_many(
+            backend, [info], source, event=event
         )
-        changes = mapping.operation_changes(old, canonical)
-        if existing and not existing.in_pico:
-            changes.insert(0, mapping.change("relisted"))
-        if existing and not changes and same_time:
-            return existing, "unchanged"
-        values = self._prepare_operation_vals(info, canonical)
-        if existing:
-            existing.write(values)
-            operation = existing
-            status = "changed" if changes else "redeployed"
-        else:
-            operation = self.create(
-                {**values, "backend_id": backend.id, "pico_id": info.id}
+        return self.browse(operation_id), status
+
+    @api.model
+    def _pico_apply_many(self, backend, infos, source, event=None):
+        """Create or update operations from core OperationInfos (distinct ids).
+
+        Returns one (operation id, status) per info, status in created | changed
+        | redeployed | unchanged | stale. The same updatedAt with the same
+        content changes nothing; an older updatedAt than the stored one is
+        ignored (a late delivery); anything else leaves a version row. Rows are
+        written in sets; an operation whose change affects mappings has them
+        flagged right after its own write, once those before it in `infos` are
+        written and none after it: what each check sees is what it saw when
+        operations were applied one at a time.
+        """
+        self._pico_catalogue_flush()
+        states = self._pico_load_states(backend, [info.id for info in infos])
+        results, pending = [], []
+        for info in infos:
+            state = states.get(info.id)
+            canonical = mapping.canonical_operation(info)
+            updated_at = odoo_datetime(info.updated_at)
+            if state and state["pico_updated_at"]:
+                if updated_at < state["pico_updated_at"]:
+                    results.append({"id": state["id"], "status": "stale"})
+                    continue
+                same_time = updated_at == state["pico_updated_at"]
+            else:
+                same_time = False
+            old = None
+            if state:
+                old = (
+                    state["snapshot"]
+                    or self.browse(state["id"])._pico_snapshot_from_fields()
+                )
+            changes = mapping.operation_changes(old, canonical)
+            if state and not state["in_pico"]:
+                changes.insert(0, mapping.change("relisted"))
+            if state and not changes and same_time:
+                results.append({"id": state["id"], "status": "unchanged"})
+                continue
+            if not state:
+                status = "created"
+            else:
+                status = "changed" if changes else "redeployed"
+            if status == "redeployed":
+                changes = [mapping.change("redeployed")]
+            item = {
+                "id": state and state["id"],
+                "status": status,
+                "info": info,
+                "canonical": canonical,
+                "changes": changes,
+            }
+            results.append(item)
+            pending.append(item)
+            if status != "created" and mapping.affects_mapping(changes):
+                self._pico_write_items(backend, pending, source, event)
+                pending = []
+                self.browse(item["id"])._pico_flag_mappings(changes)
+        if pending:
+            self._pico_write_items(backend, pending, source, event)
+        return [(item["id"], item["status"]) for item in results]
+
+    @api.model
+    def _pico_write_items(self, backend, items, source, event):
+        """Write prepared operations, their consumed serials and their versions."""
+        self._pico_catalogue_flush()
+        env = self.env
+        now, uid = env.cr.now(), env.uid
+        company = backend.company_id.id or None
+        creates = [item for item in items if not item["id"]]
+        updates = [item for item in items if item["id"]]
+        if creates:
+            rows = [
+                (
+                    backend.id,
+                    company,
+                    item["info"].id,
+                    *self._pico_operation_row(item),
+                    "product",  # no links yet: see _compute_kind
+                    uid,
+                    now,
+                    uid,
+                    now,
+                )
+                for item in creates
+            ]
+            ids = {}
+            for chunk in split_every(INSERT_CHUNK, rows):
+                ids.update(
+                    (pico_id, id_)
+                    for id_, pico_id in env.execute_query(
+                        SQL(
+                            """INSERT INTO pico_operation (
+                                   backend_id, company_id, pico_id, %s, kind,
+                                   create_uid, create_date, write_uid, write_date)
+                               VALUES %s RETURNING id, pico_id""",
+                            SQL(", ").join(map(SQL.identifier, OPERATION_COLUMNS)),
+                            SQL(", ").join(chunk),
+                        )
+                    )
+                )
+            for item in creates:
+                item["id"] = ids[item["info"].id]
+        if updates:
+            rows = [(item["id"], *self._pico_operation_row(item)) for item in updates]
+            _update_from_values(
+                env,
+                "pico_operation",
+                OPERATION_COLUMNS,
+                OPERATION_TYPES,
+                rows,
+                uid,
+                now,
             )
-            status = "created"
-        operation._pico_sync_attributes(canonical["consumedSerials"])
-        if status == "redeployed":
-            changes = [mapping.change("redeployed")]
-        self.env["pico.operation.version"]._pico_record(
-            operation, changes, source, snapshot=canonical, event=event
+        self._pico_write_attributes(backend, items, uid, now)
+        versions = env["pico.operation.version"]
+        versions._pico_insert(
+            backend,
+            [
+                versions._pico_version_vals(
+                    item["id"],
+                    odoo_datetime(item["info"].updated_at),
+                    item["changes"],
+                    source,
+                    snapshot=item["canonical"],
+                    event=event,
+                )
+                for item in items
+            ],
         )
-        if status != "created" and mapping.affects_mapping(changes):
-            operation._pico_flag_mappings(changes)
-        return operation, status
+        self._pico_catalogue_invalidate()
+
+    def _pico_operation_row(self, item):
+        """OPERATION_COLUMNS' values of a prepared operation, for SQL."""
+        values = self._prepare_operation_vals(item["info"], item["canonical"])
+        return tuple(
+            COLUMN_VALUE[OPERATION_TYPES[name]](values[name])
+            for name in OPERATION_COLUMNS
+        )
+
+    @api.model
+    def _pico_write_attributes(self, backend, items, uid, now):
+        """Make the consumed-serial rows match each operation's current version.
+
+        Removed serials stay (inactive), so BOM lines still show what they were
+        mapped to and the mapping names it.
+        """
+        env = self.env
+        current = defaultdict(dict)
+        known = [item["id"] for item in items if item["status"] != "created"]
+        if known:
+            for row in env.execute_query(
+                SQL(
+                    """SELECT a.operation_id, a.key, a.id, a.pico_id, a.external_id,
+                              a.sequence, a.active
+                         FROM unnest(%s::int4[]) AS k(id)
+                         JOIN pico_operation_attribute a ON a.operation_id = k.id""",
+                    known,
+                )
+            ):
+                current[row[0]][row[1]] = row[2:]
+        company = backend.company_id.id or None
+        inserts, updates, gone = [], [], []
+        for item in items:
+            rows = current.get(item["id"], {})
+            seen = set()
+            for sequence, serial in enumerate(
+                item["canonical"]["consumedSerials"], start=1
+            ):
+                key = mapping.attribute_key(serial)
+                seen.add(key)
+                values = (
+                    _char(serial.get("id") or None),
+                    _char(serial.get("externalId") or None),
+                    sequence,
+                    True,
+                )
+                row = rows.get(key)
+                if row is None:
+                    inserts.append(
+                        (item["id"], backend.id, company, key, *values)
+                        + (uid, now, uid, now)
+                    )
+                elif tuple(row[1:]) != values:
+                    updates.append((row[0], *values))
+            gone.extend(
+                row[0] for key, row in rows.items() if key not in seen and row[4]
+            )
+        for chunk in split_every(INSERT_CHUNK, inserts):
+            env.execute_query(
+                SQL(
+                    """INSERT INTO pico_operation_attribute (
+                           operation_id, backend_id, company_id, key, pico_id,
+                           external_id, sequence, active,
+                           create_uid, create_date, write_uid, write_date)
+                       VALUES %s""",
+                    SQL(", ").join(chunk),
+                )
+            )
+        _update_from_values(
+            env,
+            "pico_operation_attribute",
+            ATTRIBUTE_COLUMNS,
+            ATTRIBUTE_TYPES,
+            updates,
+            uid,
+            now,
+        )
+        if gone:
+            env.execute_query(
+                SQL(
+                    """UPDATE pico_operation_attribute
+                          SET active = FALSE, write_uid = %s, write_date = %s
+                        WHERE id = ANY(%s)""",
+                    uid,
+                    now,
+                    gone,
+                )
+            )
 
     def _pico_snapshot_from_fields(self):
         """The canonical dict of an operation stored without snapshot."""
@@ -303,46 +633,61 @@ class PicoOperation(models.Model):
             and f"{self.pico_updated_at.isoformat()}+00:00",
         }
 
-    def _pico_sync_attributes(self, serials):
-        """Make the consumed-serial rows match the current version's list."""
-        self.ensure_one()
-        model = self.env["pico.operation.attribute"].with_context(active_test=False)
-        current = {
-            attribute.key: attribute
-            for attribute in model.search([("operation_id", "=", self.id)])
-        }
-        seen = set()
-        for sequence, serial in enumerate(serials, start=1):
-            key = mapping.attribute_key(serial)
-            seen.add(key)
-            values = {
-                "pico_id": serial.get("id") or False,
-                "external_id": serial.get("externalId") or False,
-                "sequence": sequence,
-                "active": True,
-            }
-            attribute = current.get(key)
-            if attribute is None:
-                model.create({**values, "operation_id": self.id, "key": key})
-            elif any(attribute[name] != value for name, value in values.items()):
-                attribute.write(values)
-        # Removed serials stay (inactive), so BOM lines still show what they were
-        # mapped to and the mapping names it.
-        gone = [attribute for key, attribute in current.items() if key not in seen]
-        for attribute in gone:
-            if attribute.active:
-                attribute.active = False
-
     def _pico_mark_missing(self):
         """These operations were not in Pico's full list: record it, deactivate."""
+        operations = self.filtered("in_pico")
+        if not operations:
+            return
         versions = self.env["pico.operation.version"]
-        for operation in self.filtered("in_pico"):
-            operation.write({"in_pico": False, "active": False})
-            changes = [mapping.change("missing")]
-            versions._pico_record(
-                operation, changes, "sync", snapshot=operation.snapshot
+        changes = [mapping.change("missing")]
+        if operations.sudo()._pico_affected_boms():
+            # One at a time: each mapping check sees the operations before it
+            # marked, and none after it.
+            for operation in operations:
+                operation.write({"in_pico": False, "active": False})
+                versions._pico_record(
+                    operation, changes, "sync", snapshot=operation.snapshot
+                )
+                operation._pico_flag_mappings(changes)
+            return
+        if len(operations.backend_id) > 1:
+            for backend in operations.backend_id:
+                operations.filtered(
+                    lambda op, backend=backend: op.backend_id == backend
+                )._pico_mark_missing()
+            return
+        # No mapping involves them: one statement each for all.
+        self._pico_catalogue_flush()
+        env = self.env
+        rows = {
+            id_: (updated_at, snapshot)
+            for id_, updated_at, snapshot in env.execute_query(
+                SQL(
+                    """UPDATE pico_operation
+                          SET in_pico = FALSE, active = FALSE,
+                              write_uid = %s, write_date = %s
+                        WHERE id = ANY(%s)
+                    RETURNING id, pico_updated_at, snapshot""",
+                    env.uid,
+                    env.cr.now(),
+                    operations.ids,
+                )
             )
-            operation._pico_flag_mappings(changes)
+        }
+        versions._pico_insert(
+            operations.backend_id,
+            [
+                versions._pico_version_vals(
+                    id_,
+                    rows[id_][0],
+                    changes,
+                    "sync",
+                    snapshot=rows[id_][1],
+                )
+                for id_ in operations.ids
+            ],
+        )
+        self._pico_catalogue_invalidate()
 
     def _pico_affected_boms(self):
         """Active BOMs whose mapping involves these operations."""
@@ -380,25 +725,127 @@ class PicoOperation(models.Model):
     @api.model
     def _pico_sync_backend(self, backend, in_cron=False, deadline=None):
         """Fetch the whole catalogue of a backend (one call each) and apply it."""
-        client = backend._get_client(detect=True)
-        with client:
-            operations = client.operations()
-            sub_operations = client.sub_operations()
-        return self._pico_sync_from_rows(
-            backend, operations, sub_operations, in_cron=in_cron, deadline=deadline
-        )
+        with contextlib.ExitStack() as stack:
+            client = stack.enter_context(backend._get_client(detect=True))
+            operations = stack.enter_context(client.operations_answer())
+            sub_operations = stack.enter_context(client.sub_operations_answer())
+            return self._pico_sync_from_rows(
+                backend, operations, sub_operations, in_cron=in_cron, deadline=deadline
+            )
 
     @api.model
-    def _pico_sync_parse(self, backend, operations, stats):
-        """Pico's `operations` rows parsed, by id (the latest of each id),
-        and every id listed; a row that fails the schema counts in stats["invalid"].
+    def _pico_sync_from_rows(
+        self, backend, operations, sub_operations, in_cron=False, deadline=None
+    ):
+        """Apply Pico's full `operations` and `subOperations` lists to a backend.
+
+        Each list is a list or a core.client.ListAnswer (read one row at a time;
+        `operations` is read twice). Rows that fail the operation schema are
+        skipped and counted as invalid (an operation with an invalid row is never
+        taken as missing). Operations are applied SYNC_BATCH at a time, each batch
+        in a few set-based statements; in the cron every batch commits progress,
+        and past `deadline` (a time.monotonic()) the next run fetches again and
+        skips what is already applied.
+        Returns a Counter of statuses (created, changed, ... invalid, missing).
         """
-        infos, listed_ids = {}, set()
-        for index, row in enumerate(operations or []):
+        stats = Counter()
+        winners, listed_ids = self._pico_sync_winners(backend, operations, stats)
+        self._pico_catalogue_flush()
+        # Pico id -> [operation id, listed by Pico], in the catalogue's order.
+        known = {
+            pico_id: [id_, in_pico]
+            for id_, pico_id, in_pico in self.env.execute_query(
+                SQL(
+                    """SELECT id, pico_id, in_pico FROM pico_operation
+                        WHERE backend_id = %s
+                        ORDER BY external_id, name, id""",
+                    backend.id,
+                )
+            )
+        }
+        catalogue_known = bool(known)
+        created = set()
+        progress = in_cron and self.env.context.get("cron_id")
+        left = len(winners)
+
+        def apply(batch):
+            nonlocal left
+            for (operation_id, status), info in zip(
+                self._pico_apply_many(backend, batch, "sync"), batch, strict=True
+            ):
+                stats[status] += 1
+                if status == "created":
+                    created.add(info.id)
+                    known[info.id] = [operation_id, True]
+            left -= len(batch)
+            # Drop what the ORM cached: one sync is one transaction, and its
+            # cache would grow with the catalogue.
+            self.env.invalidate_all()
+            if progress:
+                self.env["ir.cron"]._commit_progress(len(batch), remaining=left)
+                if left and deadline is not None and time.monotonic() > deadline:
+                    # The cron runs again and re-fetches; applied rows are skipped.
+                    stats["interrupted"] += 1
+                    return False
+            return True
+
+        # Second pass: apply the winning rows in Pico's order, a batch at a time.
+        batch = []
+        for index, row in enumerate(operations or ()):
+            if not isinstance(row, dict):
+                continue
+            winner = winners.get(str(row.get("id")))
+            if winner is None or winner[0] != index:
+                continue
+            batch.append(parse_operation(row))
+            if len(batch) >= SYNC_BATCH:
+                if not apply(batch):
+                    return stats
+                batch = []
+        if batch and not apply(batch):
+            return stats
+        if catalogue_known and not listed_ids:
+            # An empty list for a known catalogue is more likely a wrong tenant or
+            # token than Pico deleting everything: keep the catalogue as it is.
+            _logger.warning(
+                "Pico backend %s listed no operation; the %s known ones are kept",
+                backend.name,
+                len(known),
+            )
+            return stats
+        stats["links"] = self.env["pico.operation.link"]._pico_sync_links(
+            backend,
+            sub_operations or (),
+            {pico_id: state[0] for pico_id, state in known.items()},
+            new_ids=created,
+        )
+        missing = self.browse(
+            [
+                state[0]
+                for pico_id, state in known.items()
+                if pico_id not in listed_ids and state[1]
+            ]
+        )
+        missing._pico_mark_missing()
+        stats["missing"] = len(missing)
+        backend.catalogue_synced_at = fields.Datetime.now()
+        return stats
+
+    @api.model
+    def _pico_sync_winners(self, backend, operations, stats):
+        """First pass over Pico's list: validate each row; of each Pico id keep
+        only which row wins (the latest updatedAt, the later row on a tie).
+
+        Returns ({pico id: (row index, updatedAt)}, the set of listed ids);
+        counts invalid rows in `stats`.
+        """
+        winners, listed_ids = {}, set()
+        for index, row in enumerate(operations or ()):
             if isinstance(row, dict) and row.get("id"):
                 listed_ids.add(str(row["id"]))
             try:
-                schemas.validate("operation", row)
+                if not schemas.operation_row_valid(row):
+                    schemas.validate("operation", row)
                 info = parse_operation(row)
             except PayloadError as exc:
                 stats["invalid"] += 1
@@ -409,110 +856,37 @@ class PicoOperation(models.Model):
                     exc,
                 )
                 continue
-            known = infos.get(info.id)
-            if known is None or known.updated_at <= info.updated_at:
-                infos[info.id] = info
-        return infos, listed_ids
-
-    @api.model
-    def _pico_sync_from_rows(
-        self, backend, operations, sub_operations, in_cron=False, deadline=None
-    ):
-        """Apply Pico's full `operations` and `subOperations` lists to a backend.
-
-        Rows that fail the operation schema are skipped and counted as invalid
-        (an operation with an invalid row is never taken as missing). Batches of
-        SYNC_BATCH commit progress when running in the cron; past `deadline` (a
-        time.monotonic()), the next run fetches again and skips what is already
-        applied.
-        Returns a Counter of statuses (created, changed, ... invalid, missing).
-        """
-        stats = Counter()
-        infos, listed_ids = self._pico_sync_parse(backend, operations, stats)
-        existing = {
-            operation.pico_id: operation
-            for operation in self.with_context(active_test=False).search(
-                [("backend_id", "=", backend.id)]
-            )
-        }
-        todo = list(infos.values())
-        created = set()
-        progress = in_cron and self.env.context.get("cron_id")
-        for start in range(0, len(todo), SYNC_BATCH):
-            batch = todo[start : start + SYNC_BATCH]
-            for info in batch:
-                operation, status = self._pico_apply(
-                    backend,
-                    info,
-                    "sync",
-                    # Known to be new: no look-up per operation (the catalogue
-                    # was read whole above).
-                    existing=existing.get(info.id, self.browse()),
-                )
-                existing[info.id] = operation
-                stats[status] += 1
-                if status == "created":
-                    created.add(info.id)
-            # Write the batch and drop what the ORM cached of it: one sync is one
-            # transaction, and without this its cache grows with the catalogue.
-            self.env.invalidate_all()
-            if progress:
-                left = len(todo) - start - len(batch)
-                self.env["ir.cron"]._commit_progress(len(batch), remaining=left)
-                if left and deadline is not None and time.monotonic() > deadline:
-                    # The cron runs again and re-fetches; applied rows are skipped.
-                    stats["interrupted"] += 1
-                    return stats
-        if existing and not listed_ids:
-            # An empty list for a known catalogue is more likely a wrong tenant or
-            # token than Pico deleting everything: keep the catalogue as it is.
-            _logger.warning(
-                "Pico backend %s listed no operation; the %s known ones are kept",
-                backend.name,
-                len(existing),
-            )
-            return stats
-        stats["links"] = self.env["pico.operation.link"]._pico_sync_links(
-            backend, sub_operations or [], existing, new_ids=created
-        )
-        missing = self.browse(
-            [
-                operation.id
-                for pico_id, operation in existing.items()
-                if pico_id not in listed_ids and operation.in_pico
-            ]
-        )
-        missing._pico_mark_missing()
-        stats["missing"] = len(missing)
-        backend.catalogue_synced_at = fields.Datetime.now()
-        return stats
+            known = winners.get(info.id)
+            if known is None or known[1] <= info.updated_at:
+                winners[info.id] = (index, info.updated_at)
+        return winners, listed_ids
 
     @api.model
     def _pico_sync_action(self, backend):
         """The backend's "Synchronize processes" button."""
         backend.ensure_one()
-        try:
-            client = backend._get_client(detect=True)
-            with client:
-                operations = client.operations()
-                sub_operations = client.sub_operations()
-        except PicoError as exc:
-            return backend._notify(
-                self.env._("Synchronization with Pico failed"), str(exc), "danger"
-            )
-        if len(operations) > INLINE_SYNC_LIMIT and not odoo_module.current_test:
-            cron = self.env.ref("mrp_pico_mes.ir_cron_pico_catalogue_sync")
-            cron.sudo()._trigger()
-            return backend._notify(
-                self.env._("Synchronization queued"),
-                self.env._(
-                    "Pico lists %(count)s operations; they are applied in the "
-                    "background (see the scheduled action's progress).",
-                    count=len(operations),
-                ),
-                "info",
-            )
-        stats = self._pico_sync_from_rows(backend, operations, sub_operations)
+        with contextlib.ExitStack() as stack:
+            try:
+                client = stack.enter_context(backend._get_client(detect=True))
+                operations = stack.enter_context(client.operations_answer())
+                sub_operations = stack.enter_context(client.sub_operations_answer())
+            except PicoError as exc:
+                return backend._notify(
+                    self.env._("Synchronization with Pico failed"), str(exc), "danger"
+                )
+            if len(operations) > INLINE_SYNC_LIMIT and not odoo_module.current_test:
+                cron = self.env.ref("mrp_pico_mes.ir_cron_pico_catalogue_sync")
+                cron.sudo()._trigger()
+                return backend._notify(
+                    self.env._("Synchronization queued"),
+                    self.env._(
+                        "Pico lists %(count)s operations; they are applied in the "
+                        "background (see the scheduled action's progress).",
+                        count=len(operations),
+                    ),
+                    "info",
+                )
+            stats = self._pico_sync_from_rows(backend, operations, sub_operations)
         return backend._notify(
             self.env._("Processes synchronized"),
             self._pico_stats_message(stats),

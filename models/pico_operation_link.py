@@ -1,11 +1,20 @@
 # Copyright 2026 The mrp_pico_mes authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from odoo import api, fields, models
+from odoo.tools import SQL, split_every
 
 from ..core import mapping
 from ..core.clock import odoo_datetime
 from ..core.errors import PayloadError
 from ..core.payloads import parse_time
+from .pico_operation import INSERT_CHUNK, _char, _update_from_values
+
+LINK_TYPES = {
+    "sequence": "int4",
+    "sub_group": "varchar",
+    "pico_updated_at": "timestamp",
+}
+LINK_COLUMNS = tuple(LINK_TYPES)
 
 
 class PicoOperationLink(models.Model):
@@ -47,65 +56,155 @@ class PicoOperationLink(models.Model):
     def _pico_sync_links(self, backend, rows, operations, new_ids=()):
         """Make a backend's links match Pico's full subOperations list.
 
-        `operations` maps Pico ids to pico.operation records. Links to unknown
-        operations are skipped. Every added or removed link is recorded in the
-        parent's history, except for parents first seen in this sync (`new_ids`),
-        whose first version already stands for their structure. Returns how many
-        links were added, changed or removed.
+        `rows` is a list or a core.client.ListAnswer (read once, a row at a
+        time); `operations` maps Pico ids to pico.operation ids. Links to
+        unknown operations are skipped. Every added or removed link is recorded
+        in the parent's history, except for parents first seen in this sync
+        (`new_ids`), whose first version already stands for their structure.
+        Written in set-based SQL like the operations (see _pico_write_items).
+        Returns how many links were added, changed or removed.
         """
-        current = {
-            (link.parent_id.pico_id, link.child_id.pico_id): link
-            for link in self.search([("backend_id", "=", backend.id)])
+        env = self.env
+        model = env["pico.operation"]
+        model._pico_catalogue_flush()
+        current = {}
+        for row in env.execute_query(
+            SQL(
+                """SELECT p.pico_id, c.pico_id, l.id, l.parent_id, l.child_id,
+                          l.sequence, l.sub_group, l.pico_updated_at
+                     FROM pico_operation_link l
+                     JOIN pico_operation p ON p.id = l.parent_id
+                     JOIN pico_operation c ON c.id = l.child_id
+                    WHERE l.backend_id = %s
+                    ORDER BY l.parent_id, l.sequence, l.id""",
+                backend.id,
+            )
+        ):
+            current[row[0], row[1]] = row[2:]
+        inserts, updates, added_by_parent, wanted = self._pico_links_wanted(
+            rows, operations, current
+        )
+        changed = len(inserts) + len(updates)
+        removed_by_parent = {}
+        gone = []
+        for pair, link in current.items():
+            if pair not in wanted:
+                removed_by_parent.setdefault(pair[0], []).append(link[2])
+                gone.append(link[0])
+                changed += 1
+        if not changed:
+            return 0
+        now, uid = env.cr.now(), env.uid
+        company = backend.company_id.id or None
+        for chunk in split_every(INSERT_CHUNK, inserts):
+            env.execute_query(
+                SQL(
+                    """INSERT INTO pico_operation_link (
+                           parent_id, child_id, sequence, sub_group,
+                           pico_updated_at, backend_id, company_id,
+                           create_uid, create_date, write_uid, write_date)
+                       VALUES %s""",
+                    SQL(", ").join(
+                        (*row, backend.id, company, uid, now, uid, now) for row in chunk
+                    ),
+                )
+            )
+        _update_from_values(
+            env, "pico_operation_link", LINK_COLUMNS, LINK_TYPES, updates, uid, now
+        )
+        if gone:
+            env.execute_query(
+                SQL("DELETE FROM pico_operation_link WHERE id = ANY(%s)", gone)
+            )
+        model._pico_recompute_kinds(backend)
+        model._pico_catalogue_invalidate()
+        parents = [
+            key
+            for key in dict.fromkeys([*added_by_parent, *removed_by_parent])
+            if key not in new_ids
+        ]
+        if not parents:
+            return changed
+        records = model.browse([operations[key] for key in parents])
+        names = {
+            child.id: child.display_name
+            for child in model.browse(
+                list(
+                    {
+                        child
+                        for key in parents
+                        for child in added_by_parent.get(key, [])
+                        + removed_by_parent.get(key, [])
+                    }
+                )
+            )
         }
-        versions = self.env["pico.operation.version"]
-        wanted, positions, changed = set(), {}, 0
-        added_by_parent, removed_by_parent = {}, {}
-        for row in rows:
+        changes_by_parent = {
+            key: [
+                mapping.change("child_added", child=names[child])
+                for child in added_by_parent.get(key, [])
+            ]
+            + [
+                mapping.change("child_removed", child=names[child])
+                for child in removed_by_parent.get(key, [])
+            ]
+            for key in parents
+        }
+        versions = env["pico.operation.version"]
+        versions._pico_insert(
+            backend,
+            [
+                versions._pico_version_vals(
+                    parent.id,
+                    parent.pico_updated_at,
+                    changes_by_parent[key],
+                    "sync",
+                    snapshot=parent.snapshot,
+                )
+                for key, parent in zip(parents, records, strict=True)
+            ],
+        )
+        for key, parent in zip(parents, records, strict=True):
+            if removed_by_parent.get(key):
+                # A BOM operation mapped to a removed process is no longer valid.
+                parent._pico_flag_mappings(changes_by_parent[key])
+        return changed
+
+    @api.model
+    def _pico_links_wanted(self, rows, operations, current):
+        """Walk Pico's links once.
+
+        Returns (inserts, updates, added children by parent Pico id, wanted
+        pairs). A parent's links are numbered in Pico's order; the first of a
+        repeated pair counts; unknown operations and self links are skipped.
+        """
+        wanted, positions = set(), {}
+        inserts, updates, added_by_parent = [], [], {}
+        for row in rows or ():
             if not isinstance(row, dict):
                 continue
-            parent = operations.get(str(row.get("parentId")))
-            child = operations.get(str(row.get("subId")))
+            parent_key, child_key = str(row.get("parentId")), str(row.get("subId"))
+            parent, child = operations.get(parent_key), operations.get(child_key)
             if not parent or not child or parent == child:
                 continue
-            pair = (parent.pico_id, child.pico_id)
+            pair = (parent_key, child_key)
             if pair in wanted:
                 continue
             wanted.add(pair)
-            positions[parent.pico_id] = positions.get(parent.pico_id, 0) + 1
+            positions[parent_key] = positions.get(parent_key, 0) + 1
             try:
                 updated = row.get("updatedAt") and parse_time(row["updatedAt"])
             except PayloadError:
                 updated = None
-            values = {
-                "sequence": positions[parent.pico_id],
-                "sub_group": row.get("subGroup") or False,
-                "pico_updated_at": odoo_datetime(updated),
-            }
+            values = (
+                positions[parent_key],
+                _char(row.get("subGroup") or False),
+                odoo_datetime(updated) or None,
+            )
             link = current.get(pair)
             if link is None:
-                self.create({**values, "parent_id": parent.id, "child_id": child.id})
-                added_by_parent.setdefault(parent, []).append(child)
-                changed += 1
-            elif any(link[name] != value for name, value in values.items()):
-                link.write(values)
-                changed += 1
-        for pair, link in current.items():
-            if pair not in wanted:
-                removed_by_parent.setdefault(link.parent_id, []).append(link.child_id)
-                link.unlink()
-                changed += 1
-        for parent in {*added_by_parent, *removed_by_parent}:
-            if parent.pico_id in new_ids:
-                continue
-            changes = [
-                mapping.change("child_added", child=child.display_name)
-                for child in added_by_parent.get(parent, [])
-            ] + [
-                mapping.change("child_removed", child=child.display_name)
-                for child in removed_by_parent.get(parent, [])
-            ]
-            versions._pico_record(parent, changes, "sync", snapshot=parent.snapshot)
-            if removed_by_parent.get(parent):
-                # A BOM operation mapped to a removed process is no longer valid.
-                parent._pico_flag_mappings(changes)
-        return changed
+                inserts.append((parent, child, *values))
+                added_by_parent.setdefault(parent_key, []).append(child)
+            elif tuple(link[3:]) != values:
+                updates.append((link[0], *values))
+        return inserts, updates, added_by_parent, wanted

@@ -1,6 +1,9 @@
 # Copyright 2026 The mrp_pico_mes authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from psycopg2.extras import Json
+
 from odoo import api, fields, models
+from odoo.tools import SQL, split_every
 
 from ..core import mapping
 
@@ -84,8 +87,10 @@ class PicoOperationVersion(models.Model):
             )
 
     @api.model
-    def _pico_record(self, operation, changes, source, snapshot=None, event=None):
-        """Create the history row of one change of an operation."""
+    def _pico_version_vals(
+        self, operation_id, pico_updated_at, changes, source, snapshot=None, event=None
+    ):
+        """The values of the history row of one change of an operation."""
         codes = [change.code for change in changes]
         kind = "changed"
         for code in codes:
@@ -94,19 +99,89 @@ class PicoOperationVersion(models.Model):
                 break
         if "archived" in codes:
             kind = "archived"
-        summary = "\n".join(mapping.render(change, self.env._) for change in changes)
+        return {
+            "operation_id": operation_id,
+            "kind": kind,
+            "pico_updated_at": pico_updated_at or False,
+            "source": source,
+            "event_id": event.id if event else False,
+            "summary": "\n".join(
+                mapping.render(change, self.env._) for change in changes
+            ),
+            "changes": [
+                {"code": change.code, "params": change.params} for change in changes
+            ],
+            "snapshot": snapshot,
+            "affects_mapping": mapping.affects_mapping(changes),
+        }
+
+    @api.model
+    def _pico_record(self, operation, changes, source, snapshot=None, event=None):
+        """Create the history row of one change of an operation."""
         return self.create(
-            {
-                "operation_id": operation.id,
-                "kind": kind,
-                "pico_updated_at": operation.pico_updated_at,
-                "source": source,
-                "event_id": event.id if event else False,
-                "summary": summary,
-                "changes": [
-                    {"code": change.code, "params": change.params} for change in changes
-                ],
-                "snapshot": snapshot,
-                "affects_mapping": mapping.affects_mapping(changes),
-            }
+            self._pico_version_vals(
+                operation.id,
+                operation.pico_updated_at,
+                changes,
+                source,
+                snapshot=snapshot,
+                event=event,
+            )
         )
+
+    @api.model
+    def _pico_insert(self, backend, vals_list):
+        """Insert history rows (`_pico_version_vals`) of operations of `backend`,
+        in one statement per chunk.
+
+        SQL, not create(): these rows are only ever inserted, have no computed
+        field but the operation's backend and company (the backend's) and no
+        constraint in Python (see DECISIONS_CATALOGUE.md).
+        """
+        if not vals_list:
+            return
+        env = self.env
+        now, uid = env.cr.now(), env.uid
+        received = fields.Datetime.now()
+        rows = [
+            (
+                position,
+                vals["operation_id"],
+                vals["kind"],
+                vals["pico_updated_at"] or None,
+                vals["source"],
+                vals["event_id"] or None,
+                vals["summary"],
+                Json(vals["changes"]),
+                None if vals["snapshot"] is None else Json(vals["snapshot"]),
+                vals["affects_mapping"],
+            )
+            for position, vals in enumerate(vals_list)
+        ]
+        for chunk in split_every(1000, rows):
+            env.execute_query(
+                SQL(
+                    """INSERT INTO pico_operation_version (
+                           operation_id, backend_id, company_id, kind,
+                           pico_updated_at, received_at, source, event_id, summary,
+                           changes, snapshot, affects_mapping,
+                           create_uid, create_date, write_uid, write_date)
+                       SELECT v.operation_id, %(backend)s, %(company)s, v.kind,
+                              v.pico_updated_at::timestamp, %(received)s, v.source,
+                              v.event_id::int4, v.summary, v.changes::jsonb,
+                              v.snapshot::jsonb, v.affects_mapping,
+                              %(uid)s, %(now)s, %(uid)s, %(now)s
+                         FROM (VALUES %(values)s) AS v(
+                                  position, operation_id, kind, pico_updated_at,
+                                  source, event_id, summary, changes, snapshot,
+                                  affects_mapping)
+                        ORDER BY v.position""",
+                    backend=backend.id,
+                    company=backend.company_id.id or None,
+                    received=received,
+                    uid=uid,
+                    now=now,
+                    values=SQL(", ").join(chunk),
+                )
+            )
+        self.invalidate_model()

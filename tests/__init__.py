@@ -18,3 +18,4 @@ from . import test_asbuilt
 from . import test_setup_wizard
 from . import test_tours
 from . import test_house
+from . import test_catalogue_scale

@@ -56,6 +56,18 @@ class TestClientAgainstSimulator:
             schemas.validate("operation", operation)
             payloads.parse_operation(operation)
 
+    def test_streamed_answers_match_whole_ones(self, client):
+        """The catalogue read one item at a time is the catalogue read whole."""
+        with client.operations_answer() as operations:
+            assert len(operations) == len(client.operations())
+            assert list(operations) == client.operations()
+            # Each iteration is a new pass over the kept body.
+            assert [row["id"] for row in operations] == [
+                row["id"] for row in client.operations()
+            ]
+        with client.sub_operations_answer() as links:
+            assert list(links) == client.sub_operations()
+
     def test_sub_operations(self, client):
         """The drone's routing links come back in order."""
         links = [
@@ -378,6 +390,52 @@ def test_missing_field_in_data_is_permanent(stub):
     stub.answer(200, {"data": {}})
     with pytest.raises(PicoPermanentError, match="operationOrderSave"):
         PicoClient(stub.url, "t").save_order("op", ORDER, 0)
+
+
+@pytest.mark.parametrize(
+    ("body", "match"),
+    [
+        ({"data": None}, "without a data object"),
+        ({"data": {}}, "no 'operations' field"),
+        ({"data": {"operations": None}}, "no 'operations' field"),
+        ({"data": {"operations": {"id": "x"}}}, "not a list"),
+        (b'{"data": {"operations": [{"id": "a"}, {"id": ', "not JSON"),
+        (
+            {"data": {"operations": [{"id": "a"}]}, "errors": [{"message": "nope"}]},
+            "nope",
+        ),
+        ({"errors": [{"message": "denied", "extensions": {"code": "X"}}]}, "denied"),
+    ],
+    ids=[
+        "null data",
+        "no field",
+        "null field",
+        "object",
+        "truncated",
+        "errors",
+        "only errors",
+    ],
+)
+def test_streamed_answer_refused_as_whole_one(stub, body, match):
+    """A streamed answer is checked whole before use: the same refusals."""
+    stub.answer(200, body)
+    with pytest.raises(PicoPermanentError, match=match):
+        PicoClient(stub.url, "t").operations_answer()
+
+
+def test_streamed_answer_counts_and_http_errors(stub):
+    """Items are counted in the check pass; a 5xx stays retryable."""
+    rows = [{"id": f"op-{n}", "n": 1.5} for n in range(1000)]
+    stub.answer(200, {"data": {"operations": rows}, "extensions": {"cost": 3}})
+    with PicoClient(stub.url, "t").operations_answer() as answer:
+        assert len(answer) == 1000
+        assert list(answer) == rows
+    stub.answer(200, {"data": {"operations": []}})
+    with PicoClient(stub.url, "t").operations_answer() as answer:
+        assert (len(answer), list(answer)) == (0, [])
+    stub.answer(503, b"busy")
+    with pytest.raises(PicoRetryableError):
+        PicoClient(stub.url, "t").operations_answer()
 
 
 def test_invalid_url_is_permanent():

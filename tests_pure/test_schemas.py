@@ -294,3 +294,145 @@ def test_non_object_payload(payload):
     """A payload that is not an object is refused at the root."""
     error = _error("completion", payload)
     assert error.field == ""
+
+
+# --- The fast check of catalogue rows -------------------------------------------
+hypothesis = pytest.importorskip("hypothesis")
+st = hypothesis.strategies
+
+_ANY = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-2, 2),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from(["", "x", "2025-01-01T00:00:00Z", "2025-13-01T00:00:00Z"]),
+    st.lists(st.none(), max_size=1),
+    st.dictionaries(st.just("id"), st.none(), max_size=1),
+)
+_TIME = st.one_of(
+    st.sampled_from(
+        [
+            "2025-01-01T00:00:00Z",
+            "2025-01-01T00:00:00.123456789+02:00",
+            "2025-01-01 00:00:00z",
+            "2025-01-01T00:00:00",
+            "0001-01-01T00:00:00+01:00",
+            "yesterday",
+            "",
+        ]
+    ),
+    _ANY,
+)
+
+
+_BAD_TIME = st.one_of(
+    st.sampled_from(
+        [
+            "2025-01-01 00:00:00z",
+            "2025-01-01T00:00:00",
+            "0001-01-01T00:00:00+01:00",
+            "yesterday",
+            "",
+        ]
+    ),
+    _ANY,
+)
+_GOOD_TIME = st.sampled_from(
+    ["2025-01-01T00:00:00Z", "2025-01-01T00:00:00.123456789+02:00"]
+)
+_TEXT = st.one_of(st.none(), st.text(max_size=3))
+_SERIAL = st.fixed_dictionaries(
+    {}, optional={"id": _TEXT, "externalId": _TEXT, "value": _TEXT, "other": _ANY}
+)
+# Rows the schema accepts...
+_VALID_ROW = st.fixed_dictionaries(
+    {
+        "id": st.text(min_size=1, max_size=3),
+        "name": st.text(max_size=3),
+        "updatedAt": _GOOD_TIME,
+        "consumedSerials": st.lists(_SERIAL, max_size=3),
+    },
+    optional={
+        "archivedAt": st.one_of(st.none(), _GOOD_TIME),
+        "externalId": _TEXT,
+        "externalRevision": _TEXT,
+        "externalCodes": st.one_of(st.none(), st.lists(_TEXT, max_size=3)),
+        "templateID": _TEXT,
+        "variantName": _TEXT,
+        "eventId": st.text(min_size=1, max_size=3),
+        "extra": _ANY,
+    },
+)
+_FIELDS = (
+    "id",
+    "name",
+    "updatedAt",
+    "archivedAt",
+    "externalId",
+    "externalRevision",
+    "externalCodes",
+    "templateID",
+    "variantName",
+    "consumedSerials",
+    "eventId",
+)
+
+
+@st.composite
+def _rows(draw):
+    """...and the same with up to two fields spoilt, dropped or oddly filled."""
+    row = draw(_VALID_ROW)
+    for _ in range(draw(st.integers(0, 2))):
+        name = draw(st.sampled_from(_FIELDS))
+        how = draw(st.sampled_from(["drop", "any", "time", "serial", "code"]))
+        if how == "drop":
+            row.pop(name, None)
+        elif how == "any":
+            row[name] = draw(_ANY)
+        elif how == "time":
+            row[name] = draw(_BAD_TIME)
+        elif how == "serial":
+            serials = row.get("consumedSerials")
+            if isinstance(serials, list) and serials and isinstance(serials[0], dict):
+                key = draw(st.sampled_from(["id", "externalId", "value"]))
+                serials[0][key] = draw(_ANY)
+        elif how == "code":
+            row["externalCodes"] = [draw(_ANY)]
+    return row
+
+
+def _schema_accepts(row):
+    try:
+        schemas.validate("operation", row)
+    except PayloadError:
+        return False
+    return True
+
+
+@hypothesis.settings(max_examples=800, deadline=None)
+@hypothesis.given(st.one_of(_rows(), _ANY))
+def test_fast_operation_check_never_accepts_what_the_schema_refuses(row):
+    """operation_row_valid says True only for rows the JSON Schema accepts."""
+    fast = schemas.operation_row_valid(row)
+    if fast:
+        assert _schema_accepts(row), row
+    hypothesis.target(float(fast))
+
+
+def test_fast_operation_check_accepts_catalogue_rows():
+    """The rows Pico sends (the simulator's catalogue) take the fast path."""
+    fixture = json.loads(
+        (
+            __import__("pathlib").Path(__file__).resolve().parents[1]
+            / "simulator"
+            / "fixtures"
+            / "default.json"
+        ).read_text()
+    )
+    for row in fixture["operations"]:
+        assert _schema_accepts(row)
+        assert schemas.operation_row_valid(row), row
+    row = copy.deepcopy(fixture["operations"][0])
+    row["consumedSerials"].append({"id": 3})
+    assert not schemas.operation_row_valid(row)
+    assert not _schema_accepts(row)
