@@ -1416,12 +1416,7 @@ def main(argv=None):
         help="Odoo HTTP workers (prefork); default 2 x cores + 1 (see above)",
     )
     parser.add_argument("--cron-threads", type=int, default=3)
-    parser.add_argument(
-        "--executor",
-        choices=("cron", "queue_job"),
-        default="cron",
-        help="what runs events and exchanges: Odoo's scheduler or OCA queue_job",
-    )
+    h.add_executor_option(parser)
     parser.add_argument(
         "--phases",
         nargs="+",

@@ -1415,12 +1415,7 @@ def main(argv=None):
     parser.add_argument("--lost", type=float, default=0.10, help="webhooks lost")
     parser.add_argument("--graphql-errors", type=float, default=0.20)
     parser.add_argument("--cron-threads", type=int, default=2, help="per node")
-    parser.add_argument(
-        "--executor",
-        choices=("cron", "queue_job"),
-        default="cron",
-        help="what runs events and exchanges: Odoo's scheduler or OCA queue_job",
-    )
+    h.add_executor_option(parser)
     parser.add_argument(
         "--down-seconds",
         type=float,

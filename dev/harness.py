@@ -795,6 +795,17 @@ class OdooRun:
         return f"http://{HOST}:{self.http_port}"
 
 
+def add_executor_option(parser):
+    """--executor of the scripts that start Odoo (demo, chaos, benchmark)."""
+    parser.add_argument(
+        "--executor",
+        choices=("cron", "queue_job"),
+        default="cron",
+        help="what runs events and exchanges: Odoo's scheduler (default) or OCA "
+        "queue_job (needs odoo-addon-queue-job in Odoo's Python)",
+    )
+
+
 def notify_crons(db):
     """Wake Odoo's cron workers for db now (what ir.cron._trigger does on commit)."""
     psql_value(f"SELECT pg_notify('cron_trigger', '{check_db_name(db)}')")

@@ -66,11 +66,8 @@ class TestExecutors(JobsMixin, CompletionMixin, PicoCase):
         cls._setup_drone()
 
     def _mo(self, qty=1):
-        production = self.env["mrp.production"].create(
-            {"product_id": self.drone.id, "bom_id": self.bom.id, "product_qty": qty}
-        )
-        production.action_confirm()
-        return production
+        # Confirmed, its orders left in the outbox for the executor.
+        return self.make_mo(qty=qty, send=False)
 
     def _store_completion(self, production, index, serial, motor, fc):
         completion = self.simulator.complete_order(
