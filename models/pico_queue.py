@@ -9,7 +9,7 @@ import psycopg2
 from psycopg2 import errors as pg_errors
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 from odoo.modules import module as odoo_module
 from odoo.tools import SQL, config
 
@@ -296,11 +296,26 @@ class PicoQueue(models.AbstractModel):
         return rows
 
     def action_view_job(self):
-        """Open the job engine's job of this row (queue_job executor)."""
+        """Open the job engine's jobs of this row (system administrators: the
+        engine's own screens are theirs)."""
+        if not self.env.su and not self.env.user.has_group("base.group_system"):
+            raise AccessError(
+                self.env._("Only system administrators open the job engine's jobs.")
+            )
         self.check_access("read")
         self.ensure_one()
         if not self._pico_queue_job_available():
-            raise UserError(self.env._("OCA queue_job is not installed."))
+            return {
+                "type": "ir.actions.client",
+                "tag": "display_notification",
+                "params": {
+                    "type": "warning",
+                    "message": self.env._(
+                        "OCA queue_job is not installed: the Odoo scheduler runs "
+                        "this row."
+                    ),
+                },
+            }
         identity = self._pico_job_identity()
         jobs = self.env["queue.job"].search(
             [
