@@ -22,6 +22,7 @@ from odoo.tests import HttpCase, TransactionCase
 
 from ..core.webhook import SECRET_HEADER
 from ..simulator import PicoSimulator
+from ..simulator.mosquitto import start_broker
 
 FIXTURE = json.loads(
     (
@@ -265,3 +266,45 @@ class PicoHttpCase(PicoFixtures, PicoSimulatorMixin, HttpCase):
             self.assertTrue(self.simulator.wait_idle(10))
         self.http_request_allow_all = False
         return completion
+
+
+class BrokerMixin:
+    """A real Mosquitto for the class, and the backend subscribed to it.
+
+    Put it before the test case class. `simulator_publishes`: the simulator
+    publishes completions and shop-floor events to the broker too. The first
+    drain (`first_drain`) creates the persistent session: from then on the
+    broker queues what is published while no run is connected.
+    """
+
+    mqtt_prefix = "pico/test"
+    simulator_publishes = True
+    backend_mqtt_vals = {}
+
+    @classmethod
+    def setUpClass(cls):
+        cls.broker = start_broker()
+        if cls.simulator_publishes:
+            cls.simulator_options = {
+                **cls.simulator_options,
+                "mqtt_host": cls.broker.host,
+                "mqtt_port": cls.broker.port,
+                "mqtt_prefix": cls.mqtt_prefix,
+            }
+        try:
+            super().setUpClass()
+        finally:
+            # Registered last so that it runs before Odoo's check for leftover
+            # child processes.
+            cls.addClassCleanup(cls.broker.stop)
+        cls.backend.write(
+            {
+                **cls.backend_mqtt_vals,
+                "mqtt_enabled": True,
+                "mqtt_host": cls.broker.host,
+                "mqtt_port": cls.broker.port,
+                "mqtt_topic_prefix": cls.mqtt_prefix,
+            }
+        )
+        cls.first_drain = cls.backend._pico_mqtt_drain(max_seconds=5, idle_seconds=0.2)
+        assert cls.first_drain.ok, cls.first_drain.last_error

@@ -7,8 +7,7 @@ import time
 from odoo import Command, fields
 from odoo.tests import new_test_user, tagged
 
-from ..simulator.mosquitto import start_broker
-from .common import PicoHttpCase
+from .common import BrokerMixin, PicoHttpCase
 from .test_complete import CompletionMixin
 
 MQTT_PREFIX = "pico/asbuilt"
@@ -339,33 +338,15 @@ class TestAsBuilt(AsBuiltMixin, PicoHttpCase):
 
 
 @tagged("post_install", "-at_install", "pico_asbuilt")
-class TestAsBuiltMqtt(AsBuiltMixin, PicoHttpCase):
+class TestAsBuiltMqtt(BrokerMixin, AsBuiltMixin, PicoHttpCase):
     """The same record when the completion came over MQTT."""
+
+    mqtt_prefix = MQTT_PREFIX
+    simulator_options = {"schema_profile": "full", "introspection": True}
 
     @classmethod
     def setUpClass(cls):
-        cls.broker = start_broker()
-        cls.simulator_options = {
-            "mqtt_host": cls.broker.host,
-            "mqtt_port": cls.broker.port,
-            "mqtt_prefix": MQTT_PREFIX,
-            "schema_profile": "full",
-            "introspection": True,
-        }
-        try:
-            super().setUpClass()
-        finally:
-            cls.addClassCleanup(cls.broker.stop)
-        cls.backend.write(
-            {
-                "mqtt_enabled": True,
-                "mqtt_host": cls.broker.host,
-                "mqtt_port": cls.broker.port,
-                "mqtt_topic_prefix": MQTT_PREFIX,
-            }
-        )
-        stats = cls.backend._pico_mqtt_drain(max_seconds=5, idle_seconds=0.2)
-        assert stats.ok, stats.last_error
+        super().setUpClass()
         cls._setup_asbuilt()
 
     def test_serial_record_after_mqtt_completion(self):

@@ -11,42 +11,20 @@ from odoo.tests import new_test_user, tagged
 from ..core import inbox
 from ..core.keys import external_order_id
 from ..core.mqtt_drain import STOP_HANDLER_ERROR
-from ..simulator.mosquitto import start_broker
-from .common import PicoHttpCase, publish
+from .common import BrokerMixin, PicoHttpCase, publish
 
 PREFIX = "pico/test"
 
 
 @tagged("post_install", "-at_install", "pico_mqtt")
-class TestMqttSubscriber(PicoHttpCase):
+class TestMqttSubscriber(BrokerMixin, PicoHttpCase):
+    mqtt_prefix = PREFIX
+    backend_mqtt_vals = {"release_trigger": "manual"}
+
     @classmethod
     def setUpClass(cls):
-        cls.broker = start_broker()
-        # The simulator publishes completions and shop-floor events to the broker.
-        cls.simulator_options = {
-            "mqtt_host": cls.broker.host,
-            "mqtt_port": cls.broker.port,
-            "mqtt_prefix": PREFIX,
-        }
-        try:
-            super().setUpClass()
-        finally:
-            # Registered last so that it runs before Odoo's check for leftover
-            # child processes.
-            cls.addClassCleanup(cls.broker.stop)
-        cls.backend.write(
-            {
-                "release_trigger": "manual",
-                "mqtt_enabled": True,
-                "mqtt_host": cls.broker.host,
-                "mqtt_port": cls.broker.port,
-                "mqtt_topic_prefix": PREFIX,
-            }
-        )
-        # The first connection creates the persistent session: from then on the
-        # broker queues what is published while no run is connected.
-        stats = cls.backend._pico_mqtt_drain(max_seconds=5, idle_seconds=0.2)
-        assert stats.ok and stats.session_present is False, stats.last_error
+        super().setUpClass()
+        assert cls.first_drain.session_present is False
 
         cls.stock = cls.env.ref("stock.stock_location_stock")
         cls.motor = cls._make_product("Motor", "MOTOR-220")

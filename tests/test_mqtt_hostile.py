@@ -6,31 +6,15 @@ import json
 
 from odoo.tests import tagged
 
-from ..simulator.mosquitto import start_broker
-from .common import PicoCase, publish
+from .common import BrokerMixin, PicoCase, publish
 
 PREFIX = "pico/hostile"
 
 
 @tagged("post_install", "-at_install", "pico_security")
-class TestMqttHostile(PicoCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.broker = start_broker()
-        try:
-            super().setUpClass()
-        finally:
-            cls.addClassCleanup(cls.broker.stop)
-        cls.backend.write(
-            {
-                "mqtt_enabled": True,
-                "mqtt_host": cls.broker.host,
-                "mqtt_port": cls.broker.port,
-                "mqtt_topic_prefix": PREFIX,
-            }
-        )
-        stats = cls.backend._pico_mqtt_drain(max_seconds=5, idle_seconds=0.2)
-        assert stats.ok, stats.last_error
+class TestMqttHostile(BrokerMixin, PicoCase):
+    mqtt_prefix = PREFIX
+    simulator_publishes = False
 
     def events(self):
         return self.env["pico.event"].search([("backend_id", "=", self.backend.id)])
