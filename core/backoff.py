@@ -1,6 +1,8 @@
 """Retry schedule: exponential backoff with a cap and jitter."""
 
+import math
 import random
+from datetime import timedelta
 
 
 def retry_delay(attempt, base=10, factor=2, cap=3600, jitter=0.25, rand=random.random):
@@ -18,3 +20,13 @@ def retry_delay(attempt, base=10, factor=2, cap=3600, jitter=0.25, rand=random.r
     # in the same second; the cap still bounds the wait.
     delay *= 1.0 + jitter * (2.0 * rand() - 1.0)
     return max(0.0, min(delay, float(cap)))
+
+
+def due_at(now, delay):
+    """When a retry `delay` seconds after `now` comes due, rounded up to the whole
+    second: Odoo stores datetimes to the second, and a delay cut down to nothing
+    would make the row due again at once."""
+    target = now + timedelta(seconds=delay)
+    if target.microsecond:
+        target = target.replace(microsecond=0) + timedelta(seconds=1)
+    return target

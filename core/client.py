@@ -8,7 +8,7 @@ import ijson
 import requests
 from requests.adapters import HTTPAdapter
 
-from . import documents, features
+from . import documents, features, order_batch
 from .errors import BODY_LIMIT, PicoPermanentError, PicoRetryableError
 
 _logger = logging.getLogger(__name__)
@@ -378,6 +378,34 @@ class PicoClient:
         )
         data = self.execute(documents.SAVE_ORDER_MUTATION, {"input": order})
         return self._redact(str(_field(_field(data, "operationOrderSave"), "message")))
+
+    def save_orders(self, orders):
+        """Send several OperationOrderSaveInput (from `save_input`) in one
+        document; return one core.order_batch.Outcome per order, in order.
+
+        Raise PicoError when the request as a whole failed (network, timeout,
+        5xx, 408, 429, 401...: every order retries), and order_batch.BatchRefused
+        when Pico refused the batched document itself (nothing ran).
+        """
+        response = self._post(
+            order_batch.save_document(len(orders)), order_batch.save_variables(orders)
+        )
+        status = response.status_code
+        if not (
+            200 <= status < 300 or status in order_batch.DOCUMENT_REFUSAL_STATUSES
+        ):
+            self._handle(response)  # raises
+        try:
+            payload = response.json()
+        except ValueError:
+            payload = None
+        try:
+            outcomes = order_batch.read_answer(payload, len(orders), status)
+        except order_batch.BatchRefused as exc:
+            exc.message = self._redact(exc.message)
+            exc.body = self._redact(response.text or "")[:BODY_LIMIT]
+            raise
+        return [order_batch.redacted(outcome, self._redact) for outcome in outcomes]
 
     def cancel_order(
         self, operation_id, external_order_id, order_index=None, cancel_all=False

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from . import keys, schemas
-from .backoff import retry_delay
+from .backoff import due_at, retry_delay
 from .clock import parse_odoo_datetime
 from .errors import PayloadError
 from .payloads import unwrap
@@ -195,7 +195,7 @@ def after_hold(attempts, max_attempts, now, base=10, cap=3600, rand=None):
     kwargs = {"base": base, "cap": cap}
     if rand is not None:
         kwargs["rand"] = rand
-    return HELD, now + timedelta(seconds=retry_delay(attempts, **kwargs))
+    return HELD, due_at(now, retry_delay(attempts, **kwargs))
 
 
 def succeed(state, now, result=None):

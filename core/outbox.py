@@ -9,7 +9,8 @@ asks for the next values and writes them in one go.
        ▲                  │
        │                  ├─ retryable, tries left ──► retry_wait ──claim──► sending
        │                  ├─ retryable, tries spent ─► dead
-       │                  └─ permanent ─────────────► failed
+       │                  ├─ permanent ─────────────► failed
+       │                  └─ not confirmed in a batch ► pending (core.order_batch)
        └──── manual retry (failed, dead, retry_wait); sweep of a stuck `sending`
 """
 
@@ -17,7 +18,7 @@ import random
 from dataclasses import dataclass
 from datetime import timedelta
 
-from .backoff import retry_delay
+from .backoff import due_at, retry_delay
 from .errors import PicoError
 
 PENDING = "pending"
@@ -145,7 +146,7 @@ def fail(state, attempts, error, now, policy, rand=random.random):
             jitter=policy.jitter,
             rand=rand,
         )
-        next_attempt_at = now + timedelta(seconds=delay)
+        next_attempt_at = due_at(now, delay)
     else:
         new_state = DEAD if is_retryable(error) else FAILED
         next_attempt_at = None
@@ -194,6 +195,22 @@ def sweep(state, attempts, now, policy):
         "next_attempt_at": now,
         "error": message,
         "error_class": "StuckSending",
+    }
+
+
+def requeue(state, attempts, now, reason):
+    """Values written to a row of a batch whose save may not have run (its batch
+    was refused as a whole, or a sibling's refusal withheld its answer): back to
+    the queue at once, this attempt not counted. Sending it again is safe: a save
+    is idempotent on (externalOrderId, operationId, orderIndex)."""
+    check_transition(state, PENDING)
+    return {
+        "state": PENDING,
+        "attempts": max(attempts - 1, 0),
+        "sending_since": None,
+        "next_attempt_at": now,
+        "error": reason,
+        "error_class": "BatchResend",
     }
 
 

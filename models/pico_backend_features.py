@@ -21,6 +21,18 @@ FEATURE_STATES = [
 ]
 
 
+# Saves per request unless the integrator sets another number (docs/BENCHMARK.md:
+# the 500-unit release measured at 1, 10, 25, 50, 100 and 200).
+DEFAULT_ORDER_BATCH_SIZE = 50
+MAX_ORDER_BATCH_SIZE = 500
+UNTRIED, BATCHED, SINGLE = "untried", "batched", "single"
+ORDER_BATCH_STATES = [
+    (UNTRIED, "Not tried yet"),
+    (BATCHED, "Several saves per request"),
+    (SINGLE, "One save per request (Pico refused batches)"),
+]
+
+
 class PicoBackend(models.Model):
     _inherit = "pico.backend"
 
@@ -48,6 +60,80 @@ class PicoBackend(models.Model):
     pico_features_html = fields.Html(
         string="Features", compute="_compute_pico_features_html", sanitize=False
     )
+    # --- Orders out in batches (core.order_batch) ------------------------------
+    order_batch_size = fields.Integer(
+        string="Orders per Request",
+        default=DEFAULT_ORDER_BATCH_SIZE,
+        help="How many unit orders (operationOrderSave) Odoo sends to Pico in one "
+        "request, each under its own alias with its own answer. 1 sends one order "
+        "per request.",
+    )
+    order_batch_state = fields.Selection(
+        ORDER_BATCH_STATES,
+        string="Batched Orders",
+        default=UNTRIED,
+        required=True,
+        readonly=True,
+        copy=False,
+        help="Whether this Pico took a request with several orders. A Pico that "
+        "refuses one gets one order per request from then on; Check API Features "
+        "tries batches again.",
+    )
+    order_batch_message = fields.Text(
+        string="Why One per Request", readonly=True, copy=False
+    )
+
+    @api.constrains("order_batch_size")
+    def _check_order_batch_size(self):
+        for backend in self:
+            if not 1 <= backend.order_batch_size <= MAX_ORDER_BATCH_SIZE:
+                raise ValidationError(
+                    self.env._(
+                        "Orders per Request must be between 1 and %(max)s "
+                        "(%(backend)s has %(size)s).",
+                        max=MAX_ORDER_BATCH_SIZE,
+                        backend=backend.name,
+                        size=backend.order_batch_size,
+                    )
+                )
+
+    def _pico_order_batch_size(self):
+        """Saves Odoo may put in one request to this Pico now (1: no batch)."""
+        self.ensure_one()
+        if self.order_batch_state == SINGLE:
+            return 1
+        return max(self.order_batch_size, 1)
+
+    def _pico_order_batch_result(self, refusal=None):
+        """Record what a batched request taught about this Pico: it took it
+        (refusal None), or it refused the document itself (one per request from
+        now on, and the reason shown on the backend)."""
+        self.ensure_one()
+        backend = self.sudo()
+        if refusal is None:
+            if backend.order_batch_state == UNTRIED:
+                backend.write({"order_batch_state": BATCHED})
+            return
+        _logger.warning(
+            "Pico backend %s refused a batch of orders, one per request from now "
+            "on: %s",
+            self.id,
+            refusal,
+        )
+        backend.write(
+            {
+                "order_batch_state": SINGLE,
+                "order_batch_message": str(refusal),
+            }
+        )
+        backend.message_post(
+            body=self.env._(
+                "Pico refused a request carrying several orders (%(error)s). Odoo "
+                "now sends one order per request to this Pico; Check API Features "
+                "tries batches again.",
+                error=refusal,
+            )
+        )
 
     @api.depends("pico_features", "pico_features_state")
     def _compute_pico_features_html(self):
@@ -172,6 +258,9 @@ class PicoBackend(models.Model):
         """The "Check API Features" button."""
         self._pico_check_rights("action_pico_check_features")
         self.ensure_one()
+        if self.order_batch_state == SINGLE:
+            # Asked again: the next batch is the test.
+            self.sudo().write({"order_batch_state": UNTRIED, "order_batch_message": False})
         try:
             self._pico_detect_features(always_write=True)
         except PicoError as exc:

@@ -11,7 +11,7 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
-from ..core import outbox
+from ..core import features, order_batch, outbox
 from ..core.errors import PicoError
 
 _logger = logging.getLogger(__name__)
@@ -185,8 +185,47 @@ class PicoExchange(models.Model):
         for stuck_after."""
         return [f"exchange:{exchange.id}" for exchange in self]
 
+    def _pico_claim_batch(self, ids, executor):
+        """A claimed save takes other due saves of its backend along, up to the
+        backend's orders per request, those of its own MO first: one request
+        carries them all (`_pico_work_rows`). Locked as the first row was,
+        skipping rows other senders hold."""
+        self.ensure_one()
+        size = self.backend_id._pico_order_batch_size()
+        if self.kind != outbox.SAVE or size <= 1:
+            return self
+        query = SQL(
+            """SELECT q.id FROM pico_exchange q
+                WHERE %s AND %s AND %s AND q.kind = %s AND q.backend_id = %s
+                  AND q.id != %s
+             ORDER BY (q.production_id IS NOT DISTINCT FROM %s) DESC, q.id
+                LIMIT %s
+                  FOR NO KEY UPDATE OF q SKIP LOCKED""",
+            self._pico_due_sql(),
+            self._pico_executor_sql(executor),
+            SQL("q.id IN %s", tuple(ids)) if ids else SQL("TRUE"),
+            outbox.SAVE,
+            self.backend_id.id,
+            self.id,
+            self.production_id.id or None,
+            size - 1,
+        )
+        try:
+            with self.env.cr.savepoint(flush=False):
+                self.env.cr.execute(query, log_exceptions=False)
+                found = [row[0] for row in self.env.cr.fetchall()]
+        except pg_errors.SerializationFailure:
+            # A sibling changed since this transaction began: send this row
+            # alone now; the others come in the next request.
+            return self
+        siblings = self.browse(found)
+        siblings.invalidate_recordset()
+        return self | siblings
+
     def _pico_after_claim(self, commit):
-        self.write(outbox.claim(self.state, self.attempts, self._pico_now()))
+        now = self._pico_now()
+        for exchange in self:
+            exchange.write(outbox.claim(exchange.state, exchange.attempts, now))
         if commit:
             # The row now says `sending`: other workers leave it alone, and a crash
             # during the call leaves a trace the sweep puts back in the queue.
@@ -233,10 +272,97 @@ class PicoExchange(models.Model):
 
     def _pico_work(self, resources, attempt):
         """Send the request (one HTTP client per backend and run)."""
+        return self._pico_call(self._pico_client(resources))
+
+    def _pico_client(self, resources):
+        """The run's HTTP client of this row's backend."""
         client = resources.get(self.backend_id.id)
         if client is None:
             client = resources[self.backend_id.id] = self.backend_id._get_client()
-        return self._pico_call(client)
+        return client
+
+    # --- Orders out in batches (core.order_batch) -------------------------------
+    def _pico_work_rows(self, resources, in_job=False):
+        """Send several claimed saves in one request, each under its own alias,
+        and record each row's own outcome: its answer, its refusal, or back to
+        the queue when its save may not have run. A failure of the whole request
+        (network, timeout, 5xx) is every row's failure, retried as one."""
+        if len(self) == 1:
+            return super()._pico_work_rows(resources, in_job)
+        backend = self.backend_id
+        outcomes, batch = {}, self.browse()
+        try:
+            client = self._pico_client(resources)
+        except Exception as exc:  # noqa: BLE001 - every failure is kept visibly
+            client, outcomes = None, dict.fromkeys(self, exc)
+        orders = []
+        for exchange in self if client else ():
+            try:
+                orders.append(exchange._pico_save_input(client))
+            except Exception as exc:  # noqa: BLE001 - e.g. a feature Pico lacks
+                outcomes[exchange] = exc
+            else:
+                batch |= exchange
+        if batch:
+            outcomes.update(self._pico_send_batch(batch, client, orders, backend))
+        followed = True
+        for exchange in self:
+            followed = exchange._pico_record_batch_outcome(outcomes[exchange]) and followed
+        return followed
+
+    @api.model
+    def _pico_send_batch(self, batch, client, orders, backend):
+        """{row: outcome} of one batched request (an order_batch.Outcome, or
+        the exception that failed the whole request)."""
+        if len(batch) == 1:
+            try:
+                return {batch: order_batch.Outcome(message=batch._pico_call(client))}
+            except Exception as exc:  # noqa: BLE001 - kept on the row
+                return {batch: exc}
+        try:
+            answers = client.save_orders(orders)
+        except order_batch.BatchRefused as exc:
+            backend._pico_order_batch_result(exc)
+            again = order_batch.Outcome(
+                again=self.env._(
+                    "Pico refused several orders in one request; sent again alone."
+                )
+            )
+            return dict.fromkeys(batch, again)
+        except Exception as exc:  # noqa: BLE001 - the whole request failed
+            return dict.fromkeys(batch, exc)
+        backend._pico_order_batch_result()
+        return dict(zip(batch, answers, strict=True))
+
+    def _pico_save_input(self, client):
+        """This save's OperationOrderSaveInput, with what `client`'s Pico takes."""
+        payload = json.loads(self.request)
+        return features.save_input(
+            client.features,
+            payload["operationId"],
+            payload["externalOrderId"],
+            payload.get("orderIndex"),
+            reserved_serial=payload.get("reservedSerialNumber"),
+            optional_operation_ids=payload.get("selectOptionalOperationIds"),
+        )
+
+    def _pico_record_batch_outcome(self, outcome):
+        """Write this row's outcome of a batch in one write, then follow up."""
+        vals = self._prepare_attempt_vals()
+        if isinstance(outcome, Exception):
+            vals.update(self._prepare_failure_vals(outcome))
+        elif outcome.error is not None:
+            vals.update(self._prepare_failure_vals(outcome.error))
+        elif outcome.again:
+            self.write(
+                outbox.requeue(self.state, self.attempts, self._pico_now(), outcome.again)
+            )
+            self._pico_dispatch()
+            return True
+        else:
+            vals.update(self._prepare_success_vals(outcome.message))
+        self.write(vals)
+        return self._pico_follow_up()
 
     def _prepare_success_vals(self, result):
         return {

@@ -365,6 +365,8 @@ class PicoQueue(models.AbstractModel):
             self._pico_before_run(commit)
         resources = {}
         busy = set()
+        # A job works each row once: a row it failed waits for its own retry.
+        seen = set()
         done = 0
         try:
             while limit is None or done < limit:
@@ -376,7 +378,7 @@ class PicoQueue(models.AbstractModel):
                         self.env.cr.commit()  # pylint: disable=invalid-commit
                     break
                 row = self._pico_claim_next(
-                    ids, commit, exclude=busy, executor=executor
+                    ids, commit, exclude=busy | seen, executor=executor
                 )
                 if not row:
                     if standby and commit and self._pico_in_flight(ids, executor):
@@ -390,13 +392,16 @@ class PicoQueue(models.AbstractModel):
                 if standby and commit and not done and not busy:
                     # Work is here: wake the other slots to share it.
                     self._pico_wake_other_slots()
-                worked = row._pico_run_one(resources, commit, in_job)
+                rows = row._pico_claim_batch(None if in_job else ids, executor)
+                worked = rows._pico_run_one(resources, commit, in_job)
                 if not worked:
                     # Another worker works on the same records now; it takes this
                     # row next.
                     busy.add(row.id)
                     continue
-                done += 1
+                done += len(rows)
+                if in_job:
+                    seen.update(rows.ids)
                 if commit and self._pico_budget_spent(standby):
                     break
         finally:
@@ -410,9 +415,15 @@ class PicoQueue(models.AbstractModel):
         """Work that follows a run's rows, once, in its own transaction (the
         inbox rebuilds the report days its rows marked)."""
 
+    def _pico_claim_batch(self, ids, executor):
+        """The claimed rows worked together with this one (itself by default;
+        the outbox sends several saves in one request). `ids`: the rows the run
+        is limited to, if any."""
+        return self
+
     def _pico_run_one(self, resources, commit, in_job):
-        """Lock what this claimed row changes, work it, follow up; False when
-        another worker holds those records (the row is left to it)."""
+        """Lock what these claimed rows change, work them, follow up; False when
+        another worker holds those records (the rows are left to it)."""
         keys = self._pico_lock_keys()
         if not self._pico_try_locks(keys, session=commit):
             if in_job:
@@ -435,7 +446,7 @@ class PicoQueue(models.AbstractModel):
                 if not row:
                     return True
             row._pico_after_claim(commit)
-            followed = row._pico_work_one(resources, in_job)
+            followed = row._pico_work_rows(resources, in_job)
             if not followed and in_job:
                 raise pg_errors.SerializationFailure(
                     "follow-up met a concurrent update"
@@ -443,7 +454,8 @@ class PicoQueue(models.AbstractModel):
             if commit and not followed:
                 # The outcome is committed; the follow-up on fresh data.
                 self.env.cr.commit()  # pylint: disable=invalid-commit
-                row._pico_follow_up()
+                for one in row:
+                    one._pico_follow_up()
         finally:
             if commit and keys:
                 self._pico_unlock(keys)
@@ -610,6 +622,11 @@ class PicoQueue(models.AbstractModel):
                 cr.rollback()
 
     # --- One row -----------------------------------------------------------------
+    def _pico_work_rows(self, resources, in_job=False):
+        """Work the claimed rows (one, unless `_pico_claim_batch` gave more);
+        False if a follow-up met a race and must be done again."""
+        return self._pico_work_one(resources, in_job)
+
     def _pico_work_one(self, resources, in_job=False):
         """Work one claimed row and record its outcome in a single write.
 

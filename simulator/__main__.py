@@ -41,6 +41,13 @@ def parse_args(argv=None):
         help="answer __schema/__type queries (--no-introspection refuses them, as "
         "many production GraphQL servers do)",
     )
+    parser.add_argument(
+        "--max-mutation-fields",
+        type=int,
+        default=0,
+        help="refuse mutations with more root fields than this (a server that "
+        "limits batching); 0, the default, is GraphQL's rule: no limit",
+    )
     parser.add_argument("--body-style", choices=BODY_STYLES, default="wrapped")
     parser.add_argument("--hmac-secret", help="sign webhooks with X-Pico-Signature")
     parser.add_argument(
@@ -74,6 +81,7 @@ def main(argv=None):
         work_instructions=args.work_instructions,
         schema_profile=args.schema_profile,
         introspection=args.introspection,
+        max_mutation_fields=args.max_mutation_fields,
     )
     # SIGTERM (e.g. from a test or a process manager) ends as cleanly as Ctrl-C.
     signal.signal(signal.SIGTERM, _interrupt)

@@ -180,11 +180,13 @@ def _validation_errors(errors):
     return {"errors": formatted}
 
 
-def run_request(schema, root, body, introspection=True):
+def run_request(schema, root, body, introspection=True, max_mutation_fields=0):
     """Run one GraphQL-over-HTTP request body; return (HTTP status, JSON).
 
     With introspection off, a document asking for __schema or __type fails
-    validation, as on servers that disable introspection in production.
+    validation, as on servers that disable introspection in production. With
+    max_mutation_fields > 0, a mutation with more root fields is refused before
+    it runs (a server that limits batching); 0 is GraphQL's own rule: no limit.
     """
     if not isinstance(body, dict) or not isinstance(body.get("query"), str):
         return 400, error_body("body must be a JSON object with a query", "BAD_REQUEST")
@@ -207,6 +209,16 @@ def run_request(schema, root, body, introspection=True):
         return 400, error_body(
             "the simulator delivers subscriptions by webhook only (webhookSubscribe)",
             "BAD_REQUEST",
+        )
+    if (
+        max_mutation_fields
+        and operation is not None
+        and operation.operation == OperationType.MUTATION
+        and len(operation.selection_set.selections) > max_mutation_fields
+    ):
+        return 400, error_body(
+            f"at most {max_mutation_fields} field(s) per mutation",
+            VALIDATION_FAILED,
         )
     result = execute(
         schema,

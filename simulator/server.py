@@ -30,6 +30,7 @@ CONFIG_KEYS = (
     "webhook_max_tries",
     "webhook_backoff_base",
     "webhook_timeout",
+    "max_mutation_fields",
 )
 
 
@@ -54,6 +55,7 @@ class PicoSimulator:
         work_instructions=False,
         schema_profile=profiles.DEFAULT_PROFILE,
         introspection=True,
+        max_mutation_fields=0,
     ):
         self.port = port
         # Loopback by default: the control API has no authentication.
@@ -70,6 +72,7 @@ class PicoSimulator:
         self.schema_profile = None
         self.schema = None
         self.introspection = True
+        self.max_mutation_fields = 0
         self.store = Store(fixture)
         self.fault_box = FaultBox(seed)
         self.webhooks = WebhookDispatcher(self.fault_box)
@@ -82,6 +85,7 @@ class PicoSimulator:
             "webhook_max_tries": webhook_max_tries,
             "webhook_backoff_base": webhook_backoff_base,
             "webhook_timeout": webhook_timeout,
+            "max_mutation_fields": max_mutation_fields,
         }
         self.configure(**self._defaults)
         self.mqtt = None
@@ -182,6 +186,14 @@ class PicoSimulator:
             if not isinstance(options["introspection"], bool):
                 raise SimError("BAD_USER_INPUT", "introspection must be true or false")
             self.introspection = options["introspection"]
+        if "max_mutation_fields" in options:
+            value = options["max_mutation_fields"]
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise SimError(
+                    "BAD_USER_INPUT",
+                    "max_mutation_fields must be a whole number >= 0 (0: no limit)",
+                )
+            self.max_mutation_fields = value
         if "body_style" in options:
             if options["body_style"] not in BODY_STYLES:
                 raise SimError("BAD_USER_INPUT", f"body_style must be in {BODY_STYLES}")
@@ -205,6 +217,7 @@ class PicoSimulator:
         return {
             "schema_profile": self.schema_profile,
             "introspection": self.introspection,
+            "max_mutation_fields": self.max_mutation_fields,
             "body_style": self.body_style,
             "hmac_secret": self.webhooks.hmac_secret,
             "webhook_max_tries": self.webhooks.max_tries,
@@ -437,7 +450,11 @@ class PicoSimulator:
             payload = graph.error_body("body is not valid JSON", "BAD_REQUEST")
         else:
             status, payload = graph.run_request(
-                self.schema, self._root, body, introspection=self.introspection
+                self.schema,
+                self._root,
+                body,
+                introspection=self.introspection,
+                max_mutation_fields=self.max_mutation_fields,
             )
         entry["status"] = status
         self._log_request(entry)

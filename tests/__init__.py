@@ -19,3 +19,4 @@ from . import test_setup_wizard
 from . import test_tours
 from . import test_house
 from . import test_catalogue_scale
+from . import test_order_batch

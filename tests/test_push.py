@@ -145,6 +145,8 @@ class TestPush(PicoCase):
         production = self._mo(qty=3)
         self._confirm(production)
         self.assertEqual(self._send(), 3)
+        # The three saves went in one request (tests/test_order_batch.py).
+        self.assertEqual(len(self.simulator.requests()), 1)
         external_id = production.pico_work_order_ids[0].external_order_id
         orders = self._orders()
         self.assertEqual(len(orders), 3)
@@ -159,7 +161,7 @@ class TestPush(PicoCase):
         self.assertEqual(set(exchanges.mapped("response")), {"created"})
         # Nothing is due any more: a second run sends nothing.
         self.assertEqual(self._send(), 0)
-        self.assertEqual(len(self.simulator.requests()), 3)
+        self.assertEqual(len(self.simulator.requests()), 1)
 
     def test_retry_on_5xx_then_exactly_one_order(self):
         """A Pico failing with 503 for a while gets retries, then one order."""
@@ -248,7 +250,9 @@ class TestPush(PicoCase):
         self._assert_failure_shown(production, "op-gone")
 
     def test_http_4xx_at_once(self):
-        """An HTTP 400 is permanent: no retry is scheduled."""
+        """An HTTP 400 to a save sent alone is permanent: no retry is scheduled.
+        (A 400 to several saves in one request: tests/test_order_batch.py.)"""
+        self.backend.order_batch_size = 1
         self.simulator.set_faults(fail_next=1, error_status=400)
         production = self._mo(qty=2)
         self._confirm(production)

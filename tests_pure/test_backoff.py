@@ -70,3 +70,16 @@ def test_attempt_must_be_positive(attempt):
     """Attempt numbers start at 1; 0 is a caller bug."""
     with pytest.raises(ValueError, match="attempt"):
         retry_delay(attempt)
+
+
+def test_due_at_rounds_up_to_the_stored_second():
+    """Odoo keeps datetimes to the second: a retry is never due before its delay."""
+    from datetime import datetime
+
+    from core.backoff import due_at
+
+    now = datetime(2026, 1, 1, 12, 0, 0)
+    assert due_at(now, 0.75) == datetime(2026, 1, 1, 12, 0, 1)
+    assert due_at(now, 2) == datetime(2026, 1, 1, 12, 0, 2)
+    assert due_at(now.replace(microsecond=500_000), 0.75) == datetime(2026, 1, 1, 12, 0, 2)
+    assert due_at(now, 0) == now
