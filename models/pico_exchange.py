@@ -305,10 +305,12 @@ class PicoExchange(models.Model):
                 batch |= exchange
         if batch:
             outcomes.update(self._pico_send_batch(batch, client, orders, backend))
-        followed = True
+        recorded = self.browse()
         for exchange in self:
-            followed = exchange._pico_record_batch_outcome(outcomes[exchange]) and followed
-        return followed
+            if exchange._pico_record_batch_outcome(outcomes[exchange]):
+                recorded |= exchange
+        # One follow-up for the batch: one lock of its MOs and units, one flush.
+        return recorded._pico_follow_up() if recorded else True
 
     @api.model
     def _pico_send_batch(self, batch, client, orders, backend):
@@ -347,7 +349,8 @@ class PicoExchange(models.Model):
         )
 
     def _pico_record_batch_outcome(self, outcome):
-        """Write this row's outcome of a batch in one write, then follow up."""
+        """Write this row's outcome of a batch in one write; True when it has an
+        outcome to follow up (False: back in the queue)."""
         vals = self._prepare_attempt_vals()
         if isinstance(outcome, Exception):
             vals.update(self._prepare_failure_vals(outcome))
@@ -358,11 +361,11 @@ class PicoExchange(models.Model):
                 outbox.requeue(self.state, self.attempts, self._pico_now(), outcome.again)
             )
             self._pico_dispatch()
-            return True
+            return False
         else:
             vals.update(self._prepare_success_vals(outcome.message))
         self.write(vals)
-        return self._pico_follow_up()
+        return True
 
     def _prepare_success_vals(self, result):
         return {

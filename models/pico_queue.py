@@ -454,8 +454,7 @@ class PicoQueue(models.AbstractModel):
             if commit and not followed:
                 # The outcome is committed; the follow-up on fresh data.
                 self.env.cr.commit()  # pylint: disable=invalid-commit
-                for one in row:
-                    one._pico_follow_up()
+                row._pico_follow_up()
         finally:
             if commit and keys:
                 self._pico_unlock(keys)
@@ -672,7 +671,8 @@ class PicoQueue(models.AbstractModel):
         return traceback.format_exc()[-TRACEBACK_LIMIT:]
 
     def _pico_follow_up(self):
-        """Follow up on the recorded outcome; False if a race must retry it.
+        """Follow up on the recorded outcome of these rows (one, or a batch: one
+        savepoint and one flush for all); False if a race must retry it.
 
         The records the follow-up changes are locked first, without a log line: a
         planner who changed them since this transaction began (a unit cancelled, an
@@ -692,14 +692,17 @@ class PicoQueue(models.AbstractModel):
                             ),
                             log_exceptions=False,
                         )
-                self._pico_after_outcome()
-                if self.state in self._pico_error_states:
-                    self._pico_notify_failure()
-                elif self.state in self._pico_wait_states and self.next_attempt_at:
-                    self._pico_dispatch(self.next_attempt_at)
+                for row in self:
+                    row._pico_after_outcome()
+                self.filtered(
+                    lambda row: row.state in self._pico_error_states
+                )._pico_notify_failure()
+                for row in self:
+                    if row.state in self._pico_wait_states and row.next_attempt_at:
+                        row._pico_dispatch(row.next_attempt_at)
         except (pg_errors.SerializationFailure, pg_errors.DeadlockDetected):
             _logger.info(
-                "%s %s: changed meanwhile, follow-up again", self._description, self.id
+                "%s %s: changed meanwhile, follow-up again", self._description, self.ids
             )
             for records in self._pico_follow_up_locks():
                 records.invalidate_recordset()
@@ -707,7 +710,7 @@ class PicoQueue(models.AbstractModel):
         except Exception:
             # The row's own outcome is recorded; a fault in the follow-up (a unit's
             # state, chatter) must not put it back in the queue.
-            _logger.exception("%s %s: follow-up failed", self._description, self.id)
+            _logger.exception("%s %s: follow-up failed", self._description, self.ids)
             self.write({"traceback": self._pico_traceback()})
         return True
 

@@ -11,10 +11,11 @@ from odoo.exceptions import ValidationError
 from odoo.tests import tagged
 
 from .common import PicoCase, fixture_operation
+from .test_queue_job import JobsMixin, _perform
 
 
 @tagged("post_install", "-at_install", "pico_scale")
-class TestOrderBatch(PicoCase):
+class TestOrderBatch(JobsMixin, PicoCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
@@ -211,3 +212,19 @@ class TestOrderBatch(PicoCase):
         self._send()
         self.assertEqual(self._saves(), [1, 1, 1])
         self.assertEqual(self.backend.order_batch_state, "untried")
+
+    def test_on_the_job_engine_the_first_job_takes_its_siblings(self):
+        """Each row keeps its job; the first to run sends the batch, the others
+        find their rows done."""
+        self._need_queue_job()
+        self.backend.executor = "queue_job"
+        production = self._confirm(4)
+        exchanges = self._exchanges(production)
+        jobs = self._jobs(exchanges)
+        self.assertEqual(len(jobs), 4)
+        _perform(self.env, jobs[0])
+        self.assertEqual(set(exchanges.mapped("state")), {"done"})
+        self.assertEqual(self._saves(), [4])
+        for job in jobs[1:]:
+            self.assertIn("Nothing due", _perform(self.env, job))
+        self.assertEqual(self._saves(), [4])
