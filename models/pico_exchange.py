@@ -13,6 +13,7 @@ from odoo.tools import SQL
 
 from ..core import features, order_batch, outbox
 from ..core.errors import PicoError
+from .pico_queue import JOB_WAITING_STATES
 
 _logger = logging.getLogger(__name__)
 
@@ -108,6 +109,49 @@ class PicoExchange(models.Model):
         )
         exchanges._pico_dispatch()
         return exchanges
+
+    def _pico_dispatch(self, at=None):
+        """Saves on the job engine get one job per batch (the backend's orders
+        per request), on the batch's first row, not one per row: the job sends
+        the batch in one request (`_pico_claim_batch`)."""
+        batched = self.filtered(
+            lambda row: row.kind == outbox.SAVE
+            and row.backend_id.executor == "queue_job"
+            and row.backend_id._pico_order_batch_size() > 1
+        )
+        if not batched or not self._pico_queue_job_available():
+            return super()._pico_dispatch(at)
+        leaders = self.browse()
+        for backend in batched.backend_id:
+            rows = batched.filtered(lambda row, b=backend: row.backend_id == b)
+            size = backend._pico_order_batch_size()
+            for start in range(0, len(rows), size):
+                leaders |= rows[start]
+        return super(PicoExchange, (self - batched) | leaders)._pico_dispatch(at)
+
+    @api.model
+    def _pico_no_batch_job_sql(self):
+        # A save of an order whose batch job waits is that job's to send.
+        return SQL(
+            """NOT (q.kind = %s AND EXISTS (
+                   SELECT 1 FROM pico_exchange s
+                     JOIN queue_job j ON j.identity_key = %s || s.id
+                    WHERE s.production_id = q.production_id AND s.kind = %s
+                      AND j.state IN %s))""",
+            outbox.SAVE,
+            f"mrp_pico_mes:{self._name}:",
+            outbox.SAVE,
+            JOB_WAITING_STATES,
+        )
+
+    def _pico_job_rows(self):
+        # The saves of one order go in batches, each sent by the job of its
+        # first row.
+        if self.kind != outbox.SAVE or not self.production_id:
+            return self
+        return self.search(
+            [("production_id", "=", self.production_id.id), ("kind", "=", outbox.SAVE)]
+        )
 
     # --- Sender (the queue's run loop, pico_queue.py) ----------------------------
     @api.model

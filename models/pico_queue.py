@@ -27,6 +27,8 @@ STANDBY_POLL = 0.5
 JOB_RETRY_SECONDS = 1
 # Rows of one lane worked by one job at most (one transaction).
 JOB_LANE_BATCH = 1
+# States of a job that has yet to run, or runs now.
+JOB_WAITING_STATES = ("wait_dependencies", "pending", "enqueued", "started")
 # Errors of a transaction that lost a race with another worker: retried, not failed.
 TRANSIENT_DB_ERRORS = (
     pg_errors.SerializationFailure,
@@ -281,19 +283,31 @@ class PicoQueue(models.AbstractModel):
                           SELECT 1 FROM queue_job j
                            WHERE (j.identity_key = %s || q.id
                                   OR j.identity_key LIKE %s || q.id || '@%%')
-                             AND j.state IN ('wait_dependencies', 'pending',
-                                             'enqueued', 'started'))
+                             AND j.state IN %s)
+                      AND %s
                     ORDER BY q.id LIMIT 1000""",
                 SQL.identifier(self._table),
                 self._pico_due_sql(),
                 f"mrp_pico_mes:{self._name}:",
                 f"mrp_pico_mes:{self._name}:",
+                JOB_WAITING_STATES,
+                self._pico_no_batch_job_sql(),
             )
         )
         rows = self.browse([row[0] for row in self.env.cr.fetchall()])
-        for row in rows:
-            row._pico_job_enqueue()
+        rows._pico_dispatch()
         return rows
+
+    @api.model
+    def _pico_no_batch_job_sql(self):
+        """SQL condition (on alias q): no waiting job of another row will work
+        this one along (the outbox's batches of saves)."""
+        return SQL("TRUE")
+
+    def _pico_job_rows(self):
+        """Rows whose jobs may work this one: itself (the outbox: the saves of
+        its order, sent in batches by one job)."""
+        return self
 
     def action_view_job(self):
         """Open the job engine's jobs of this row (system administrators: the
@@ -321,8 +335,14 @@ class PicoQueue(models.AbstractModel):
         jobs = self.env["queue.job"].sudo().search(
             [
                 "|",
+                "|",
                 ("identity_key", "=", identity),
                 ("identity_key", "=like", f"{identity}@%"),
+                (
+                    "identity_key",
+                    "in",
+                    [row._pico_job_identity() for row in self._pico_job_rows()],
+                ),
             ],
             order="id desc",
         )

@@ -213,18 +213,38 @@ class TestOrderBatch(JobsMixin, PicoCase):
         self.assertEqual(self._saves(), [1, 1, 1])
         self.assertEqual(self.backend.order_batch_state, "untried")
 
-    def test_on_the_job_engine_the_first_job_takes_its_siblings(self):
-        """Each row keeps its job; the first to run sends the batch, the others
-        find their rows done."""
+    def test_on_the_job_engine_one_job_per_batch(self):
+        """Twelve saves on the job engine: one job per five (the batch size),
+        each sending its batch in one request; every row opens its job; the
+        cron's sweep leaves rows a waiting batch job will send alone."""
         self._need_queue_job()
         self.backend.executor = "queue_job"
-        production = self._confirm(4)
+        production = self._confirm(12)
         exchanges = self._exchanges(production)
         jobs = self._jobs(exchanges)
-        self.assertEqual(len(jobs), 4)
+        self.assertEqual(len(jobs), 3)
+        self.assertFalse(self.env["pico.exchange"]._pico_jobs_sweep())
+        self.assertEqual(self._jobs(exchanges), jobs)
         _perform(self.env, jobs[0])
-        self.assertEqual(set(exchanges.mapped("state")), {"done"})
-        self.assertEqual(self._saves(), [4])
+        self.assertEqual(self._saves(), [5])
+        self.assertEqual(exchanges.filtered(lambda e: e.state == "done"), exchanges[:5])
         for job in jobs[1:]:
-            self.assertIn("Nothing due", _perform(self.env, job))
-        self.assertEqual(self._saves(), [4])
+            _perform(self.env, job)
+        self.assertEqual(self._saves(), [5, 5, 2])
+        self.assertEqual(set(exchanges.mapped("state")), {"done"})
+        action = exchanges[-1].action_view_job()
+        ((field, operator, ids),) = action["domain"]
+        self.assertEqual((field, operator, set(ids)), ("id", "in", set(jobs.ids)))
+
+    def test_on_the_job_engine_rows_without_a_waiting_job_are_swept(self):
+        """A batch job cancelled by hand: the cron hands its rows to the engine."""
+        self._need_queue_job()
+        self.backend.executor = "queue_job"
+        exchanges = self._exchanges(self._confirm(3))
+        self._jobs(exchanges).unlink()
+        swept = self.env["pico.exchange"]._pico_jobs_sweep()
+        self.assertEqual(swept, exchanges.sorted("id"))
+        (job,) = self._jobs(exchanges)
+        _perform(self.env, job)
+        self.assertEqual(set(exchanges.mapped("state")), {"done"})
+        self.assertEqual(self._saves(), [3])
