@@ -3,6 +3,7 @@
 from psycopg2 import errors as pg_errors
 
 from odoo import api, fields, models
+from odoo.tools import SQL
 
 from ..core.completion import operator_key
 
@@ -133,18 +134,69 @@ class PicoOperator(models.Model):
             [("backend_id", "=", backend.id), ("name_key", "=", key)], limit=1
         )
         if not operator:
-            try:
-                with self.env.cr.savepoint():
-                    operator = operators.create(
-                        {"backend_id": backend.id, "name": " ".join(name.split())}
-                    )
-            except pg_errors.UniqueViolation:
-                # Another worker met the same operator at the same moment.
-                operator = operators.search(
-                    [("backend_id", "=", backend.id), ("name_key", "=", key)], limit=1
-                )
-        operator.last_seen_at = fields.Datetime.now()
+            operator = operators._pico_insert(backend, " ".join(name.split()), key)
+        operator._pico_seen()
         return operator
+
+    @api.model
+    def _pico_insert(self, backend, name, key):
+        """Create the operator of a name first seen, safe against parallel jobs
+        meeting it at the same moment: INSERT ... ON CONFLICT DO NOTHING, without
+        an ERROR line. An operator another job committed since this transaction
+        began cannot be seen from it: PostgreSQL's serialization failure goes up
+        and the event is applied again on fresh data (no ERROR line either)."""
+        now = fields.Datetime.now()
+        uid = self.env.uid
+        with self.env.cr.savepoint(flush=False):
+            self.env.cr.execute(
+                SQL(
+                    """INSERT INTO pico_operator
+                           (backend_id, company_id, name, name_key, state, active,
+                            create_uid, create_date, write_uid, write_date)
+                    VALUES (%s, %s, %s, %s, 'unmatched', TRUE, %s, %s, %s, %s)
+                    ON CONFLICT (backend_id, name_key) DO NOTHING
+                    RETURNING id""",
+                    backend.id,
+                    backend.company_id.id,
+                    name,
+                    key,
+                    uid,
+                    now,
+                    uid,
+                    now,
+                ),
+                log_exceptions=False,
+            )
+            row = self.env.cr.fetchone()
+        if not row:
+            # Committed by another worker before this transaction began.
+            return self.search(
+                [("backend_id", "=", backend.id), ("name_key", "=", key)], limit=1
+            )
+        operator = self.browse(row[0])
+        operator._pico_auto_match()
+        return operator
+
+    def _pico_seen(self):
+        """Note when Odoo last saw the operator. Parallel jobs see the same
+        operators: a row another job holds or changed since this one began is
+        left as it is (that job notes it), so jobs never wait on each other here."""
+        now = fields.Datetime.now()
+        try:
+            with self.env.cr.savepoint(flush=False):
+                self.env.cr.execute(
+                    SQL(
+                        """UPDATE pico_operator SET last_seen_at = %s
+                            WHERE id IN (SELECT id FROM pico_operator WHERE id IN %s
+                                           FOR NO KEY UPDATE SKIP LOCKED)""",
+                        now,
+                        tuple(self.ids),
+                    ),
+                    log_exceptions=False,
+                )
+        except pg_errors.SerializationFailure:
+            pass
+        self.invalidate_recordset(["last_seen_at"])
 
     # --- Buttons -----------------------------------------------------------------
     def action_auto_match(self):

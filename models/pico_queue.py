@@ -571,7 +571,19 @@ class PicoQueue(models.AbstractModel):
             SQL("q.id NOT IN %s", tuple(exclude)) if exclude else SQL("TRUE"),
             self._pico_claim_order(),
         )
-        row = self.browse(claim_one(self.env.cr, query, None, commit))
+        # A claim that loses a race is handled (restarted, or the job retried):
+        # no ERROR line for it.
+        row = self.browse(
+            claim_one(
+                self.env.cr,
+                query,
+                None,
+                commit,
+                execute=lambda sql, params: self.env.cr.execute(
+                    sql, params, log_exceptions=False
+                ),
+            )
+        )
         # The locked row as the database has it, not as an earlier loop left it.
         row.invalidate_recordset()
         return row
