@@ -111,22 +111,23 @@ class PicoExchange(models.Model):
         return exchanges
 
     def _pico_dispatch(self, at=None):
-        """Saves on the job engine get one job per batch (the backend's orders
-        per request), on the batch's first row, not one per row: the job sends
-        the batch in one request (`_pico_claim_batch`)."""
+        """An order's saves on the job engine get one job, not one per row: it
+        sends the first batch (the backend's orders per request, one request,
+        `_pico_claim_batch`) and hands the rest of its lane, the order's saves,
+        to the next job (`_pico_job_run`)."""
         batched = self.filtered(
-            lambda row: row.kind == outbox.SAVE
+            lambda row: row._pico_saves_lane()
             and row.backend_id.executor == "queue_job"
             and row.backend_id._pico_order_batch_size() > 1
         )
         if not batched or not self._pico_queue_job_available():
             return super()._pico_dispatch(at)
         leaders = self.browse()
-        for backend in batched.backend_id:
-            rows = batched.filtered(lambda row, b=backend: row.backend_id == b)
-            size = backend._pico_order_batch_size()
-            for start in range(0, len(rows), size):
-                leaders |= rows[start]
+        for row in batched:
+            if not leaders.filtered(
+                lambda leader, row=row: leader._pico_lane_keys() == row._pico_lane_keys()
+            ):
+                leaders |= row
         return super(PicoExchange, (self - batched) | leaders)._pico_dispatch(at)
 
     @api.model
@@ -204,7 +205,16 @@ class PicoExchange(models.Model):
             tuple(outbox.OPEN_STATES),
         )
 
+    def _pico_saves_lane(self):
+        """Whether this row's lane on the job engine is its order's saves: they
+        go in batches, one job after the other (two jobs sending saves of one MO
+        at once would both write its units and its Pico state, and one of them
+        would have to start again)."""
+        return self.kind == outbox.SAVE and bool(self.production_id)
+
     def _pico_lane_keys(self):
+        if self._pico_saves_lane():
+            return [f"exchanges:{self.backend_id.id}:saves:{self.production_id.id}"]
         # The requests for one Pico key, in the order Odoo made them.
         key = (
             f"exchanges:{self.backend_id.id}:{self.external_order_id}:"
@@ -213,6 +223,13 @@ class PicoExchange(models.Model):
         return [key]
 
     def _pico_lane_sql(self):
+        if self._pico_saves_lane():
+            return SQL(
+                "q.backend_id = %s AND q.kind = %s AND q.production_id = %s",
+                self.backend_id.id,
+                outbox.SAVE,
+                self.production_id.id,
+            )
         return SQL(
             "q.backend_id = %s AND q.external_order_id IS NOT DISTINCT FROM %s "
             "AND q.operation_pico_id IS NOT DISTINCT FROM %s "

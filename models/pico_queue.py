@@ -229,17 +229,18 @@ class PicoQueue(models.AbstractModel):
                 seconds=JOB_RETRY_SECONDS,
                 ignore_retry=True,
             )
-        ids = self._pico_lane_due_ids()
-        if len(ids) > JOB_LANE_BATCH:
-            # The rest in a job of its own: a short transaction loses fewer races.
-            self.browse(ids[JOB_LANE_BATCH])._pico_job_enqueue()
-            ids = ids[:JOB_LANE_BATCH]
+        ids = self._pico_lane_due_ids()[:JOB_LANE_BATCH]
         try:
             done = self._pico_run(ids=ids, commit=False, in_job=True)
         except TRANSIENT_DB_ERRORS as exc:
             raise RetryableJobError(
                 f"lost a race: {exc}", seconds=JOB_RETRY_SECONDS, ignore_retry=True
             ) from exc
+        rest = self._pico_lane_due_ids()
+        if rest:
+            # The rest of the lane in a job of its own, which starts once this
+            # one commits: a short transaction loses fewer races.
+            self.browse(rest[0])._pico_job_enqueue()
         if not done:
             return self.env._(
                 "Nothing due: %s was worked by another job.", self.display_name

@@ -213,28 +213,34 @@ class TestOrderBatch(JobsMixin, PicoCase):
         self.assertEqual(self._saves(), [1, 1, 1])
         self.assertEqual(self.backend.order_batch_state, "untried")
 
-    def test_on_the_job_engine_one_job_per_batch(self):
-        """Twelve saves on the job engine: one job per five (the batch size),
-        each sending its batch in one request; every row opens its job; the
-        cron's sweep leaves rows a waiting batch job will send alone."""
+    def test_on_the_job_engine_one_job_at_a_time_per_order(self):
+        """Twelve saves on the job engine: one job, which sends the first five
+        in one request and hands the rest of the order to the next job; every
+        row opens its order's jobs; the cron's sweep leaves rows a waiting job
+        of their order will send."""
         self._need_queue_job()
         self.backend.executor = "queue_job"
         production = self._confirm(12)
         exchanges = self._exchanges(production)
         jobs = self._jobs(exchanges)
-        self.assertEqual(len(jobs), 3)
+        self.assertEqual(len(jobs), 1)
         self.assertFalse(self.env["pico.exchange"]._pico_jobs_sweep())
         self.assertEqual(self._jobs(exchanges), jobs)
-        _perform(self.env, jobs[0])
+        _perform(self.env, jobs)
         self.assertEqual(self._saves(), [5])
         self.assertEqual(exchanges.filtered(lambda e: e.state == "done"), exchanges[:5])
-        for job in jobs[1:]:
-            _perform(self.env, job)
+        performed = jobs
+        while pending := self._jobs(exchanges).filtered(
+            lambda job: job.state == "pending"
+        ) - performed:
+            self.assertEqual(len(pending), 1, "one job at a time per order")
+            _perform(self.env, pending)
+            performed |= pending
         self.assertEqual(self._saves(), [5, 5, 2])
         self.assertEqual(set(exchanges.mapped("state")), {"done"})
         action = exchanges[-1].action_view_job()
         ((field, operator, ids),) = action["domain"]
-        self.assertEqual((field, operator, set(ids)), ("id", "in", set(jobs.ids)))
+        self.assertEqual((field, operator, set(ids)), ("id", "in", set(performed.ids)))
 
     def test_on_the_job_engine_rows_without_a_waiting_job_are_swept(self):
         """A batch job cancelled by hand: the cron hands its rows to the engine."""
