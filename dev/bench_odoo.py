@@ -459,9 +459,8 @@ INSIGHT_MEASURES = [
 INSIGHT_OPERATION = "bench-insight-op"
 
 
-def _generate_units(env, count, products, operators):
+def _generate_units(env, backend, count, products, operators):
     """Insert `count` built units over the last year, straight in SQL."""
-    backend = env["pico.backend"].search([], limit=1)
     operation = env["pico.operation"].search([("backend_id", "=", backend.id)], limit=1)
     env.cr.execute(
         """
@@ -505,7 +504,6 @@ def _generate_units(env, count, products, operators):
     )
     env.cr.execute("ANALYZE pico_work_order")
     env.cr.commit()
-    return backend
 
 
 def insight(env, params):
@@ -514,13 +512,15 @@ def insight(env, params):
     products = env["product.product"].create(
         [{"name": f"Benchmark product {n}", "type": "consu"} for n in range(8)]
     )
-    backend = env["pico.backend"].search([], limit=1)
+    # The demo's, whose catalogue has operations (the first backend by name may
+    # be one the other measures made).
+    backend = env.ref("mrp_pico_mes.pico_backend_demo")
     operators = env["pico.operator"].create(
         [{"backend_id": backend.id, "name": f"Bench Operator {n}"} for n in range(12)]
     )
     env.cr.commit()
     start = time.perf_counter()
-    _generate_units(env, count, products, operators)
+    _generate_units(env, backend, count, products, operators)
     generate_s = time.perf_counter() - start
     start = time.perf_counter()
     env["pico.unit.report"]._pico_refresh()
