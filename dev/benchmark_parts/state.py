@@ -2,7 +2,6 @@
 
 import datetime
 import os
-import time
 from pathlib import Path
 
 import harness as h
@@ -196,7 +195,3 @@ class Bench:
             f"stop with DEMO_RUN_DIR={RUN_DIR} dev/demo --stop",
             connection=self.pg,
         )
-
-
-def elapsed_ms(started):
-    return (time.perf_counter() - started) * 1000
