@@ -337,17 +337,7 @@ def operator_note(demo, drone, now):
         if offered:
             demo.sim.control("note", payload)
         else:
-            demo.api(
-                "pico.topic",
-                "create",
-                vals_list=[
-                    {
-                        "backend_id": demo.backend_id,
-                        "name": "note",
-                        "event_type": "note",
-                    }
-                ],
-            )
+            relay_topic(demo)
             demo.sim.control("publish", {"type": "note", "payload": payload})
             demo.backend_action("action_mqtt_receive_now")
 
@@ -364,3 +354,20 @@ def operator_note(demo, drone, now):
             f"on {rows[0]['lot_id'][1]} and {rows[0]['production_id'][1]}; "
             f"notes from Pico: {backend['pico_notes_state']}"
         )
+
+
+def relay_topic(demo):
+    """Map the broker's `note` topic to operator notes, and wait until Odoo's
+    subscriber knows it: a subscriber run reads the topics when it starts, and
+    one running now would take a note as a message of an unknown topic
+    (counted, acknowledged, not stored)."""
+    since = h.broker_log_size(RUN_DIR)
+    demo.api(
+        "pico.topic",
+        "create",
+        vals_list=[
+            {"backend_id": demo.backend_id, "name": "note", "event_type": "note"}
+        ],
+    )
+    demo.backend_action("action_mqtt_receive_now")
+    h.wait_for_subscriber(RUN_DIR, PREFIX, since, timeout=120)
