@@ -57,7 +57,9 @@ ROVER_STANDARDS = {
     "mrp_routing_pico_rover_electronics": 3.0,
     "mrp_routing_pico_rover_check": 2.0,
 }
-STEPS = 9 + 1 + 3 + 1 + len(ORDERS) + 1 + len(BUILDS) + 1 + 1 + 1
+# Set-up, standards, transfer, catalogue, releases, MQTT on, builds, shop floor,
+# operator's note, health, stock check.
+STEPS = 9 + 1 + 3 + 1 + len(ORDERS) + 1 + len(BUILDS) + 1 + 1 + 1 + 1
 
 
 class Demo:
