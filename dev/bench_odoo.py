@@ -506,6 +506,22 @@ def _generate_units(env, backend, count, products, operators):
     env.cr.commit()
 
 
+def _pivot(env, model, domain, grouping_sets, runs):
+    """Read the grouping sets of a pivot `runs` times; its timings."""
+    timings = []
+    groups = 0
+    for _run in range(runs):
+        env.invalidate_all()
+        begin = time.perf_counter()
+        measures = INSIGHT_MEASURES
+        if model._name == "pico.unit.report":
+            measures = [*INSIGHT_MEASURES, "units:sum"]
+        sets = model.formatted_read_grouping_sets(domain, grouping_sets, measures)
+        timings.append((time.perf_counter() - begin) * 1000)
+        groups = sum(len(part) for part in sets)
+    return {"ms": timings, "groups": groups, **harness.summary(timings)}
+
+
 def insight(env, params):
     """Time the Actual vs Standard pivot over `units` generated built units."""
     count, runs = params["units"], params.get("runs", 5)
@@ -557,20 +573,7 @@ def insight(env, params):
             ],
         ),
     }
-    results = {}
-    for name, (model, domain, grouping_sets) in views.items():
-        timings = []
-        groups = 0
-        for _run in range(runs):
-            env.invalidate_all()
-            begin = time.perf_counter()
-            measures = INSIGHT_MEASURES
-            if model._name == "pico.unit.report":
-                measures = [*INSIGHT_MEASURES, "units:sum"]
-            sets = model.formatted_read_grouping_sets(domain, grouping_sets, measures)
-            timings.append((time.perf_counter() - begin) * 1000)
-            groups = sum(len(part) for part in sets)
-        results[name] = {"ms": timings, "groups": groups, **harness.summary(timings)}
+    results = {name: _pivot(env, *view, runs) for name, view in views.items()}
     total = units.search_count(done)
     rows = report.search_count([])
     env.cr.execute(
