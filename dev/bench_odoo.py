@@ -26,6 +26,8 @@ import time
 import tracemalloc
 from collections import defaultdict
 
+import harness
+
 from odoo import Command
 
 from odoo.addons.mrp_pico_mes.core import documents, inbox
@@ -33,25 +35,6 @@ from odoo.addons.mrp_pico_mes.simulator import graph
 from odoo.addons.mrp_pico_mes.simulator.store import Store
 
 STREAM = "operationOrderCompletesStream"
-
-
-def _summary(values):
-    """n, median, p95, mean, min and max of a list of milliseconds."""
-    ordered = sorted(values)
-    if not ordered:
-        return {"n": 0}
-
-    def rank(p):
-        return ordered[max(0, min(len(ordered) - 1, -(-p * len(ordered) // 100) - 1))]
-
-    return {
-        "n": len(ordered),
-        "median": rank(50),
-        "p95": rank(95),
-        "mean": sum(ordered) / len(ordered),
-        "min": ordered[0],
-        "max": ordered[-1],
-    }
 
 
 def _timed(env, function):
@@ -296,27 +279,34 @@ def _confirm_runner(env, bom, productions):
     return run
 
 
+def _apply_completion(env, backend, body, production, who):
+    """Store a completion as the webhook door does, commit, then time the inbox
+    processor applying it; (ms, queries, result). `who` names the measure in
+    the error raised when the event or the MO is not done after."""
+    events = env["pico.event"].sudo()
+    intake = inbox.intake(inbox.COMPLETION, body, backend.id)
+    event, _created = events._pico_store(
+        backend, intake, "webhook", payload=json.dumps(body)
+    )
+    env.cr.commit()
+    result = _timed(env, lambda: events._process_events(ids=event.ids))
+    event.invalidate_recordset()
+    production.invalidate_recordset()
+    if event.state != "done" or production.state != "done":
+        raise RuntimeError(
+            f"{who}: event {event.state} ({event.error}), MO {production.state}"
+        )
+    return result
+
+
 def _processor_runner(env, backend, productions):
     completions = _Completions()
-    events = env["pico.event"].sudo()
 
     def run(number):
         production = productions[number]
         unit = production.pico_work_order_ids
         body = completions.body(unit, f"BENCH-P-{number:05d}", _kitted(production))
-        intake = inbox.intake(inbox.COMPLETION, body, backend.id)
-        event, _created = events._pico_store(
-            backend, intake, "webhook", payload=json.dumps(body)
-        )
-        env.cr.commit()
-        result = _timed(env, lambda: events._process_events(ids=event.ids))
-        event.invalidate_recordset()
-        production.invalidate_recordset()
-        if event.state != "done" or production.state != "done":
-            raise RuntimeError(
-                f"processor: event {event.state} ({event.error}), MO {production.state}"
-            )
-        return result
+        return _apply_completion(env, backend, body, production, "processor")
 
     return run
 
@@ -368,13 +358,17 @@ def inprocess(env, params):
         params,
     )
     return {
-        "confirm": {k: _summary(v["ms"]) for k, v in confirm.items()},
-        "confirm_queries": {k: _summary(v["queries"]) for k, v in confirm.items()},
-        "create_and_confirm": {k: _summary(v["extra"]) for k, v in confirm.items()},
+        "confirm": {k: harness.summary(v["ms"]) for k, v in confirm.items()},
+        "confirm_queries": {
+            k: harness.summary(v["queries"]) for k, v in confirm.items()
+        },
+        "create_and_confirm": {
+            k: harness.summary(v["extra"]) for k, v in confirm.items()
+        },
         "confirm_profiles": {k: v["profile"] for k, v in confirm.items()},
-        "processing": {k: _summary(v["ms"]) for k, v in processing.items()},
+        "processing": {k: harness.summary(v["ms"]) for k, v in processing.items()},
         "processing_queries": {
-            k: _summary(v["queries"]) for k, v in processing.items()
+            k: harness.summary(v["queries"]) for k, v in processing.items()
         },
         "profiles": {k: v["profile"] for k, v in processing.items()},
         "accept_backend": {
@@ -465,9 +459,8 @@ INSIGHT_MEASURES = [
 INSIGHT_OPERATION = "bench-insight-op"
 
 
-def _generate_units(env, count, products, operators):
+def _generate_units(env, backend, count, products, operators):
     """Insert `count` built units over the last year, straight in SQL."""
-    backend = env["pico.backend"].search([], limit=1)
     operation = env["pico.operation"].search([("backend_id", "=", backend.id)], limit=1)
     env.cr.execute(
         """
@@ -511,7 +504,22 @@ def _generate_units(env, count, products, operators):
     )
     env.cr.execute("ANALYZE pico_work_order")
     env.cr.commit()
-    return backend
+
+
+def _pivot(env, model, domain, grouping_sets, runs):
+    """Read the grouping sets of a pivot `runs` times; its timings."""
+    timings = []
+    groups = 0
+    for _run in range(runs):
+        env.invalidate_all()
+        begin = time.perf_counter()
+        measures = INSIGHT_MEASURES
+        if model._name == "pico.unit.report":
+            measures = [*INSIGHT_MEASURES, "units:sum"]
+        sets = model.formatted_read_grouping_sets(domain, grouping_sets, measures)
+        timings.append((time.perf_counter() - begin) * 1000)
+        groups = sum(len(part) for part in sets)
+    return {"ms": timings, "groups": groups, **harness.summary(timings)}
 
 
 def insight(env, params):
@@ -520,13 +528,15 @@ def insight(env, params):
     products = env["product.product"].create(
         [{"name": f"Benchmark product {n}", "type": "consu"} for n in range(8)]
     )
-    backend = env["pico.backend"].search([], limit=1)
+    # The demo's, whose catalogue has operations (the first backend by name may
+    # be one the other measures made).
+    backend = env.ref("mrp_pico_mes.pico_backend_demo")
     operators = env["pico.operator"].create(
         [{"backend_id": backend.id, "name": f"Bench Operator {n}"} for n in range(12)]
     )
     env.cr.commit()
     start = time.perf_counter()
-    _generate_units(env, count, products, operators)
+    _generate_units(env, backend, count, products, operators)
     generate_s = time.perf_counter() - start
     start = time.perf_counter()
     env["pico.unit.report"]._pico_refresh()
@@ -563,20 +573,7 @@ def insight(env, params):
             ],
         ),
     }
-    results = {}
-    for name, (model, domain, grouping_sets) in views.items():
-        timings = []
-        groups = 0
-        for _run in range(runs):
-            env.invalidate_all()
-            begin = time.perf_counter()
-            measures = INSIGHT_MEASURES
-            if model._name == "pico.unit.report":
-                measures = [*INSIGHT_MEASURES, "units:sum"]
-            sets = model.formatted_read_grouping_sets(domain, grouping_sets, measures)
-            timings.append((time.perf_counter() - begin) * 1000)
-            groups = sum(len(part) for part in sets)
-        results[name] = {"ms": timings, "groups": groups, **_summary(timings)}
+    results = {name: _pivot(env, *view, runs) for name, view in views.items()}
     total = units.search_count(done)
     rows = report.search_count([])
     env.cr.execute(
@@ -633,6 +630,9 @@ def _odoo_one_of(env, production, serial):
     return ms, queries
 
 
+CURVE_KEYS = ("confirm", "complete_first", "complete_next", "odoo_first")
+
+
 def curves(env, params):
     """Confirm and completion cost against the size of the MO (units).
 
@@ -642,69 +642,16 @@ def curves(env, params):
     next one (each splits the rest off into a backorder), and on the unmapped MO
     Odoo's own produce-one-and-backorder, for reference.
     """
-    ref = env.ref
     sizes = params["sizes"]
     runs = {int(k): v for k, v in params["runs"].items()}
-    stock = ref("stock.warehouse0").lot_stock_id
-    quants = env["stock.quant"]
-    total = 2 * sum(size * runs[size] for size in sizes) + 50
-    quants._update_available_quantity(
-        ref("mrp_pico_mes.product_pico_widget_body"), stock, total
-    )
-    quants._update_available_quantity(
-        ref("mrp_pico_mes.product_pico_screw"), stock, 4 * total
-    )
-    backend = ref("mrp_pico_mes.pico_backend_demo")
-    mapped = ref("mrp_pico_mes.mrp_bom_pico_widget")
-    unmapped = mapped.copy(
-        {
-            "code": "Benchmark curve, not for Pico",
-            "sequence": 100,
-            "pico_operation_id": False,
-            "pico_backend_id": False,
-        }
-    )
-    env.cr.commit()
-    completions = _Completions()
-    events = env["pico.event"].sudo()
-    out = {
-        size: {
-            key: []
-            for key in (
-                "confirm_mapped",
-                "confirm_mapped_q",
-                "confirm_unmapped",
-                "confirm_unmapped_q",
-                "complete_first",
-                "complete_first_q",
-                "complete_next",
-                "complete_next_q",
-                "odoo_first",
-                "odoo_first_q",
-            )
-        }
-        for size in sizes
-    }
-    serial = iter(range(1, 10**6))
-    run = int(time.time()) % 100000  # serials stay unique when a database is reused
-
-    def complete(unit, production):
-        body = completions.body(unit, f"BENCH-C-{run}-{next(serial):06d}", [])
-        intake = inbox.intake(inbox.COMPLETION, body, backend.id)
-        event, _created = events._pico_store(
-            backend, intake, "webhook", payload=json.dumps(body)
-        )
-        env.cr.commit()
-        ms, queries, _n = _timed(env, lambda: events._process_events(ids=event.ids))
-        event.invalidate_recordset()
-        production.invalidate_recordset()
-        if event.state != "done" or production.state != "done":
-            raise RuntimeError(
-                f"curve: event {event.state} ({event.error}), MO {production.state}"
-            )
-        return ms, queries
-
-    made = []
+    curve = _Curve(env, 2 * sum(size * runs[size] for size in sizes) + 50)
+    keys = [
+        f"{key}{kind}{q}"
+        for key in CURVE_KEYS
+        for kind in (("_mapped", "_unmapped") if key == "confirm" else ("",))
+        for q in ("", "_q")
+    ]
+    out = {size: {key: [] for key in keys} for size in sizes}
     warm = [(size, True) for size in sizes[:2]]
     plan = warm + [
         (size, False)
@@ -713,17 +660,62 @@ def curves(env, params):
         if number < runs[size]
     ]
     for number, (size, warmup) in enumerate(plan):
-        kinds = [("mapped", mapped), ("unmapped", unmapped)]
-        productions = {}
-        for kind, bom in kinds if number % 2 else kinds[::-1]:
+        timings = curve.measure(size, swap=number % 2)
+        if not warmup:
+            for key, ms, queries in timings:
+                out[size][key].append(ms)
+                out[size][f"{key}_q"].append(queries)
+    curve.forget_exchanges()
+    return {
+        str(size): {key: harness.summary(values) for key, values in row.items()}
+        for size, row in out.items()
+    }
+
+
+class _Curve:
+    """The MOs of the curves: a mapped and an unmapped one of each size."""
+
+    def __init__(self, env, units):
+        ref = env.ref
+        self.env = env
+        stock = ref("stock.warehouse0").lot_stock_id
+        quants = env["stock.quant"]
+        quants._update_available_quantity(
+            ref("mrp_pico_mes.product_pico_widget_body"), stock, units
+        )
+        quants._update_available_quantity(
+            ref("mrp_pico_mes.product_pico_screw"), stock, 4 * units
+        )
+        self.backend = ref("mrp_pico_mes.pico_backend_demo")
+        self.mapped = ref("mrp_pico_mes.mrp_bom_pico_widget")
+        self.unmapped = self.mapped.copy(
+            {
+                "code": "Benchmark curve, not for Pico",
+                "sequence": 100,
+                "pico_operation_id": False,
+                "pico_backend_id": False,
+            }
+        )
+        env.cr.commit()
+        self.completions = _Completions()
+        self.serial = iter(range(1, 10**6))
+        # Serials stay unique when a database is reused.
+        self.run = int(time.time()) % 100000
+        self.made = []
+
+    def measure(self, size, swap):
+        """Confirm an MO of each kind (the unmapped one first unless `swap`), then
+        complete units; [(key, ms, queries)]."""
+        env = self.env
+        kinds = [("mapped", self.mapped), ("unmapped", self.unmapped)]
+        productions, timings = {}, []
+        for kind, bom in kinds if swap else kinds[::-1]:
             production = _widget_mo(env, bom, size)
             ms, queries, _r = _timed(env, production.action_confirm)
             productions[kind] = production
-            if not warmup:
-                out[size][f"confirm_{kind}"].append(ms)
-                out[size][f"confirm_{kind}_q"].append(queries)
+            timings.append((f"confirm_{kind}", ms, queries))
         production = productions["mapped"]
-        made.append(production.id)
+        self.made.append(production.id)
         units = production.pico_work_order_ids
         exchanges = (
             env["pico.exchange"]
@@ -733,32 +725,32 @@ def curves(env, params):
         if len(units) != size or exchanges != size:
             raise RuntimeError(f"{size}-unit MO: {len(units)} units, {exchanges} rows")
         first = units.sorted("order_index")[:1]
-        ms, queries = complete(first, production)
-        timings = [("complete_first", ms, queries)]
+        timings.append(("complete_first", *self.complete(first, production)))
         if size > 1:
             backorder = (units - first).production_id
             if len(backorder) != 1 or len(backorder.pico_work_order_ids) != size - 1:
                 raise RuntimeError(f"{size}-unit MO: backorder {backorder}")
             second = backorder.pico_work_order_ids.sorted("order_index")[:1]
-            ms, queries = complete(second, backorder)
-            timings.append(("complete_next", ms, queries))
-        ms, queries = _odoo_one_of(
-            env, productions["unmapped"], f"BENCH-O-{run}-{next(serial):06d}"
-        )
+            timings.append(("complete_next", *self.complete(second, backorder)))
+        serial = f"BENCH-O-{self.run}-{next(self.serial):06d}"
+        ms, queries = _odoo_one_of(env, productions["unmapped"], serial)
         timings.append(("odoo_first", ms, queries))
-        if not warmup:
-            for key, ms, queries in timings:
-                out[size][key].append(ms)
-                out[size][f"{key}_q"].append(queries)
-    # Not for the server phase's sender: hundreds of saves it would have to send
-    # before the next measure starts.
-    if made:
-        env.cr.execute(
-            "DELETE FROM pico_exchange WHERE state IN %s AND production_id IN %s",
-            [("pending", "retry_wait"), tuple(made)],
+        return timings
+
+    def complete(self, unit, production):
+        serial = f"BENCH-C-{self.run}-{next(self.serial):06d}"
+        body = self.completions.body(unit, serial, [])
+        ms, queries, _n = _apply_completion(
+            self.env, self.backend, body, production, "curve"
         )
-        env.cr.commit()
-    return {
-        str(size): {key: _summary(values) for key, values in row.items()}
-        for size, row in out.items()
-    }
+        return ms, queries
+
+    def forget_exchanges(self):
+        """Not for the server phase's sender: hundreds of saves it would have to
+        send before the next measure starts."""
+        if self.made:
+            self.env.cr.execute(
+                "DELETE FROM pico_exchange WHERE state IN %s AND production_id IN %s",
+                [("pending", "retry_wait"), tuple(self.made)],
+            )
+            self.env.cr.commit()

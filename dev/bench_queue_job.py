@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """Cron + trigger vs OCA queue_job as the executor of a queue (not a test).
 
-    QUEUE_JOB_DIR=/path/to/addons PYTHON=/path/to/odoo/python dev/bench_queue_job.py
+    PYTHON=/path/to/odoo/python [QUEUE_JOB_DIR=/path/to/addons] dev/bench_queue_job.py
 
-QUEUE_JOB_DIR is a folder holding the `queue_job` addon, e.g. unpacked from
+The `queue_job` addon comes with Odoo's Python (`pip install odoo-addon-queue-job`)
+or from QUEUE_JOB_DIR, a folder holding it, e.g. unpacked from
 `pip download --no-deps "odoo-addon-queue-job>=19.0,<19.1"` (its wheel holds
-odoo/addons/queue_job); `openupgradelib` must be importable (PYTHONPATH). The
-figures in docs/DECISIONS_QUEUE.md come from this script.
+odoo/addons/queue_job); `openupgradelib` must be importable (PYTHONPATH). Odoo is
+found as by the other dev/ scripts (dev/harness.py: ODOO_BIN, ODOO_PYTHON or
+PYTHON). The figures in docs/DECISIONS_QUEUE.md come from this script.
 
 It writes a probe addon to a temporary folder, creates the database QJ_DB (default
 pico_qj_bench, dropped first), starts one prefork Odoo (5 HTTP workers, 2 cron
@@ -24,8 +26,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,7 +33,14 @@ import time
 import xmlrpc.client
 from pathlib import Path
 
-import psycopg2
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import harness as h
+
+try:  # Odoo's Python has it; another one re-runs this script with it.
+    import psycopg2
+except ImportError:
+    psycopg2 = None
 
 MANIFEST = """{
     "name": "queue_job probe (dev/bench_queue_job.py)",
@@ -139,12 +146,6 @@ def write_probe(root):
     (addon / "security" / "ir.model.access.csv").write_text(ACCESS)
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def marks(db, ids, timeout):
     deadline = time.time() + timeout
     with psycopg2.connect(dbname=db) as conn:
@@ -174,102 +175,81 @@ def measure(call, db, kind, ms, cpu, rows, tries):
     committed = time.time()
     done = marks(db, ids, 900)
     seconds = max(end for _start, end in done) - committed if done else float("nan")
-    latencies.sort()
     return {
         "executor": kind,
         "work": f"{ms} ms {'computing' if cpu else 'waiting'}",
-        "latency_p50_ms": round(statistics.median(latencies), 1),
-        "latency_p95_ms": round(latencies[int(0.95 * (len(latencies) - 1))], 1),
+        "latency_p50_ms": round(h.percentile(latencies, 50), 1),
+        "latency_p95_ms": round(h.percentile(latencies, 95), 1),
         "rows": len(done),
         "rows_per_s": round(len(done) / seconds, 1),
     }
 
 
-def main():
+def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--channels", default="root:4")
     parser.add_argument("--workers", type=int, default=5)
     parser.add_argument("--rows", type=int, default=100)
     parser.add_argument("--tries", type=int, default=20)
     parser.add_argument("--keep-nice", action="store_true")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def start(args, odoo, db, work):
+    """The probe installed in a fresh database, the server started; (its
+    service, its URL)."""
     queue_job_dir = os.environ.get("QUEUE_JOB_DIR")
-    if not queue_job_dir or not (Path(queue_job_dir) / "queue_job").is_dir():
-        sys.exit("Set QUEUE_JOB_DIR to a folder holding the queue_job addon.")
-    python = os.environ.get("PYTHON", sys.executable)
-    odoo_bin = (
-        os.environ.get("ODOO_BIN")
-        or subprocess.check_output(
-            [
-                python,
-                "-c",
-                (
-                    "import odoo.release as r, os; "
-                    "print(os.path.dirname(os.path.dirname(os.path.abspath(r.__file__))))"
-                ),
-            ],
-            text=True,
-        ).strip()
-        + "/odoo-bin"
-    )
-    odoo_root = Path(odoo_bin).parent
-    db = os.environ.get("QJ_DB", "pico_qj_bench")
-    port = free_port()
-    work = Path(tempfile.mkdtemp(prefix="qj-bench-"))
-    write_probe(work)
-    addons = f"{odoo_root}/addons,{odoo_root}/odoo/addons,{queue_job_dir},{work}"
-    odoo = [python, odoo_bin, "-d", db, "--addons-path", addons]
-    subprocess.run(["dropdb", "--if-exists", db], check=True)
-    subprocess.run(
-        [*odoo, "-i", "qj_probe", "--stop-after-init", "--log-level=warn"], check=True
-    )
+    if queue_job_dir and not (Path(queue_job_dir) / "queue_job").is_dir():
+        sys.exit(f"QUEUE_JOB_DIR={queue_job_dir} holds no queue_job addon.")
+    write_probe(work / "addons")
+    extra = [queue_job_dir] if queue_job_dir else []
+    run = h.OdooRun(odoo, db, work / "run", extra_addons=[*extra, work / "addons"])
+    if h.database_exists(db):
+        h.drop_database(db)
+    run.install(modules="qj_probe", demo=False)
     with psycopg2.connect(dbname=db) as conn, conn.cursor() as cr:
         cr.execute("UPDATE res_users SET password = 'admin' WHERE login = 'admin'")
-    conf = work / "odoo.conf"
-    conf.write_text(f"[options]\n[queue_job]\nchannels = {args.channels}\n")
-    server = subprocess.Popen(
-        [
-            *odoo,
-            "-c",
-            str(conf),
-            "--http-port",
-            str(port),
-            "--http-interface",
-            "127.0.0.1",
-            "--workers",
-            str(args.workers),
-            "--max-cron-threads",
-            "2",
-            "--load",
-            "base,web,queue_job",
-            "--log-level",
-            "warn",
-        ],
-        stdout=(work / "odoo.log").open("w"),
-        stderr=subprocess.STDOUT,
-    )
+    return run.start_server(
+        h.free_port(),
+        workers=args.workers,
+        cron_threads=2,
+        extra=["--load=base,web,queue_job", "--log-level=warn"],
+        env={"ODOO_QUEUE_JOB_CHANNELS": args.channels},
+    ), run.url
+
+
+def renice(server):
+    """Odoo's prefork cron workers run at nice 10: all at 0, as the HTTP ones."""
+    children = subprocess.run(
+        ["pgrep", "-P", str(server.pid)],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.split()
+    for child in children:
+        subprocess.run(
+            ["renice", "-n", "0", "-p", child], capture_output=True, check=False
+        )
+
+
+def main():
+    args = parse_args()
+    h.reexec_with_odoo_python(__file__, ("psycopg2",))
     try:
-        url = f"http://127.0.0.1:{port}/xmlrpc/2"
-        for _wait in range(240):
-            try:
-                uid = xmlrpc.client.ServerProxy(f"{url}/common").authenticate(
-                    db, "admin", "admin", {}
-                )
-                break
-            except OSError:
-                time.sleep(0.5)
-        time.sleep(3)
+        odoo = h.find_odoo()
+    except h.HarnessError as exc:
+        sys.exit(f"dev/bench_queue_job.py: {exc}")
+    db = h.check_db_name(os.environ.get("QJ_DB", "pico_qj_bench"))
+    work = Path(tempfile.mkdtemp(prefix="qj-bench-"))
+    try:
+        server, base_url = start(args, odoo, db, work)
+        url = f"{base_url}/xmlrpc/2"
+        uid = xmlrpc.client.ServerProxy(f"{url}/common").authenticate(
+            db, "admin", "admin", {}
+        )
+        time.sleep(3)  # the job runner starts a little after the server
         if not args.keep_nice:
-            children = subprocess.run(
-                ["pgrep", "-P", str(server.pid)],
-                capture_output=True,
-                text=True,
-                check=False,
-            ).stdout.split()
-            for child in children:
-                subprocess.run(
-                    ["renice", "-n", "0", "-p", child], capture_output=True, check=False
-                )
+            renice(server)
         models = xmlrpc.client.ServerProxy(f"{url}/object", allow_none=True)
 
         def call(method, params):
@@ -281,10 +261,12 @@ def main():
                 result = measure(call, db, kind, 50, cpu, args.rows, args.tries)
                 print(json.dumps({**result, "channels": args.channels}), flush=True)
         print(f"load average at end: {os.getloadavg()[0]:.1f}")
+    except h.HarnessError as exc:
+        sys.exit(f"dev/bench_queue_job.py: {exc}")
     finally:
-        server.terminate()
-        server.wait(60)
-        subprocess.run(["dropdb", "--if-exists", db], check=False)
+        h.stop_all(work / "run")
+        if h.database_exists(db):
+            h.drop_database(db)
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -34,13 +34,10 @@ server or a record created by a rejection.
 
 import argparse
 import collections
-import dataclasses
-import datetime
 import json
 import os
 import queue
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -50,20 +47,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import harness as h
 
-try:  # Odoo's Python has them (hypothesis: dev/requirements-test.txt).
-    import hypothesis
+try:  # Odoo's Python has them; another one re-runs this script with it.
     import psycopg2
     import requests
-    from hypothesis import strategies as st
     from psycopg2.sql import SQL, Identifier
 except ImportError:
-    hypothesis = psycopg2 = requests = st = None
+    psycopg2 = requests = None
 
 RUN_DIR = Path(os.environ.get("FUZZ_RUN_DIR") or h.REPO / ".run" / "fuzz")
 RESULTS = h.REPO / "bench-results" / "fuzz.json"
 SECRET_HEADER = "X-Pico-Webhook-Secret"
 SIGNATURE_HEADER = "X-Pico-Signature"
-MAX_BODY = 1024 * 1024
 # Tables a webhook delivery could write to (directly or through a processor).
 WATCHED_TABLES = (
     "pico_event",
@@ -76,20 +70,6 @@ WATCHED_TABLES = (
     "stock_move",
     "stock_lot",
 )
-
-# Encodings, byte order marks and declared charsets of the "encodings" family: the
-# door takes UTF-8 JSON (RFC 8259) and answers the rest with a 4xx naming it.
-ENCODINGS = ("utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "utf-32")
-ENCODINGS += ("utf-32-le", "utf-32-be", "latin-1", "cp1252", "shift_jis")
-BOMS = (b"",) * 6 + (
-    b"\xef\xbb\xbf",
-    b"\xff\xfe",
-    b"\xfe\xff",
-    b"\xff\xfe\x00\x00",
-    b"\x00\x00\xfe\xff",
-)
-CHARSETS = ("utf-8", "UTF-8", "utf-16", "utf-16le", "utf-32", "iso-8859-1", "latin-1")
-CHARSETS += ("windows-1252", "us-ascii", "shift_jis", "ebcdic", "nonsense")
 
 SETUP_SCRIPT = """
 def main(env, params):
@@ -123,308 +103,6 @@ def main(env, params):
         "operation_ids": operations,
     }
 """
-
-
-# Schema-valid dates at the edges of what a datetime holds.
-YEAR_EDGES = [
-    "0001-01-01T00:00:00Z",
-    "0001-01-01T00:00:00-01:00",
-    "9999-12-31T23:59:59Z",
-    "9999-12-31T23:59:59+01:00",
-]
-
-
-# --- Cases --------------------------------------------------------------------------
-@dataclasses.dataclass
-class Case:
-    family: str
-    target: str  # backend: a (plain), h (HMAC required), b (company B), x (unknown)
-    kind: str  # completion | version | any other string
-    body: bytes
-    content_type: str | None = "application/json"
-    secret: str = "right"  # right | wrong | none | empty
-    hmac: str = "none"  # none | fresh | expired | future | replay | wrong | garbage
-    chunked: bool = False
-    extra_headers: dict = dataclasses.field(default_factory=dict)
-
-
-def strategies(facts):
-    """The hypothesis strategy of one Case; `facts` are the setup's results."""
-    scalars = (
-        st.none()
-        | st.booleans()
-        | st.integers(min_value=-(10**400), max_value=10**400)
-        | st.floats(allow_nan=True, allow_infinity=True)
-        | st.text(max_size=40)
-    )
-    values = st.recursive(
-        scalars,
-        lambda children: (
-            st.lists(children, max_size=4)
-            | st.dictionaries(st.text(max_size=10), children, max_size=4)
-        ),
-        max_leaves=25,
-    )
-    nasty = st.sampled_from(
-        [
-            "'; DROP TABLE pico_event; --",
-            "' OR '1'='1",
-            "1); SELECT pg_sleep(5); --",
-            "<script>alert(1)</script>",
-            '"><img src=x onerror=alert(1)>',
-            "{{7*7}}${7*7}%s%n",
-            "../../../../etc/passwd",
-            "\u202e\ufeff\u200b",
-            "\\u0000",
-            "\x00",
-            "\ud800",
-            "🏭" * 50,
-            "x" * 5000,
-        ]
-    )
-    dates = st.sampled_from(
-        [
-            *YEAR_EDGES,
-            "0001-01-01T00:00:00+14:00",
-            "9999-12-31T23:59:59Z",
-            "9999-12-31T23:59:59-12:00",
-            "2026-02-30T10:00:00Z",
-            "2026-11-22T10:00:00.123456789Z",
-            "2026-11-22 10:00:00",
-            "yesterday",
-        ]
-    )
-    refs = facts["order_refs"] or ["WH/MO/00001#1"]
-    operations = facts["operation_ids"] or ["op-1"]
-    fields_ = values | nasty | dates
-
-    @st.composite
-    def completion(draw, valid=True):
-        """A schema-valid completion (facts may be wrong), or a broken one."""
-        good_time = st.datetimes(
-            min_value=datetime.datetime(2020, 1, 1),  # noqa: DTZ001
-            max_value=datetime.datetime(2030, 1, 1),  # noqa: DTZ001
-        ).map(lambda d: d.isoformat() + "Z")
-        body = {
-            "externalOrderId": draw(
-                st.sampled_from(refs)
-                | st.just("WH/MO/99999#999999")
-                | st.text(min_size=1, max_size=40)
-            ),
-            "orderIndex": draw(
-                st.integers(min_value=0, max_value=5)
-                | st.sampled_from([0, 2**31 - 1, 10**6])
-            ),
-            "at": draw(good_time | st.sampled_from(YEAR_EDGES)),
-            "operation": {"id": draw(st.sampled_from(operations))},
-            "operationSummary": {
-                "consumedSerials": draw(
-                    st.lists(
-                        st.fixed_dictionaries(
-                            {
-                                "externalId": st.text(min_size=1, max_size=8),
-                                "value": st.text(min_size=1, max_size=20),
-                            }
-                        ),
-                        max_size=3,
-                    )
-                ),
-                "endState": {"producedSerial": draw(st.text(max_size=20) | nasty)},
-            },
-        }
-        if not valid:
-            body["orderIndex"] = draw(
-                st.sampled_from([-1, 2**31, 2**63, 10**30]) | fields_
-            )
-            body["at"] = draw(dates | fields_)
-            for name in draw(st.lists(st.sampled_from(sorted(body)), max_size=3)):
-                if draw(st.booleans()):
-                    body[name] = draw(fields_)
-                else:
-                    body.pop(name, None)
-            body.update(draw(st.dictionaries(st.text(max_size=8), values, max_size=3)))
-        if draw(st.booleans()):
-            body = {"data": {"operationOrderCompletesStream": body}}
-        return body
-
-    @st.composite
-    def operation(draw, valid=True):
-        body = {
-            "id": draw(st.sampled_from(operations) | st.text(min_size=1, max_size=12)),
-            "name": draw(st.text(min_size=1, max_size=30) | nasty),
-            "updatedAt": "2026-11-22T10:00:00Z",
-            "externalId": draw(st.text(max_size=12)),
-            "consumedSerials": [],
-        }
-        if not valid:
-            for name in draw(st.lists(st.sampled_from(sorted(body)), max_size=2)):
-                body[name] = draw(fields_)
-            body.update(draw(st.dictionaries(st.text(max_size=8), values, max_size=3)))
-        if draw(st.booleans()):
-            body = {"data": {"operationsStream": body}}
-        return body
-
-    def dumps(value):
-        return json.dumps(value, allow_nan=True).encode("utf-8", "surrogatepass")
-
-    @st.composite
-    def encoded(draw, body):
-        """A body's JSON in one of the encodings a client might choose, maybe
-        behind a byte order mark (its own, another's, or one added twice)."""
-        text = json.dumps(draw(body), allow_nan=True, ensure_ascii=False)
-        encoding = draw(st.sampled_from(ENCODINGS))
-        errors = "surrogatepass" if encoding.startswith("utf") else "replace"
-        raw = text.encode(encoding, errors)
-        return draw(st.sampled_from(BOMS)) + raw
-
-    kinds = st.sampled_from(["completion", "version"])
-    targets = st.sampled_from(["a", "b", "h"])
-    secrets = st.sampled_from(["right"] * 6 + ["wrong", "none", "empty"])
-    hmacs = st.sampled_from(
-        ["fresh", "expired", "future", "replay", "wrong", "garbage", "none"]
-    )
-    charsets = st.sampled_from(
-        ["application/json", "application/json;charset=", "text/json; charset=utf-8"]
-        + [f"application/json; charset={name}" for name in CHARSETS]
-        + ['application/json; charset="UTF-16"', "application/json; Charset=UTF8"]
-    )
-    content_types = st.sampled_from(
-        [
-            "application/json",
-            "text/plain",
-            "application/x-www-form-urlencoded",
-            "multipart/form-data; boundary=x",
-            "multipart/form-data",
-            "application/xml",
-            "application/json; charset=latin-1",
-            None,
-        ]
-    )
-
-    def case(family, body, **fixed):
-        return st.builds(
-            Case,
-            family=st.just(family),
-            target=fixed.pop("target", targets),
-            kind=fixed.pop("kind", kinds),
-            body=body,
-            secret=fixed.pop("secret", st.just("right")),
-            hmac=fixed.pop("hmac", st.just("fresh")),
-            **{
-                k: st.just(v) if not isinstance(v, st.SearchStrategy) else v
-                for k, v in fixed.items()
-            },
-        )
-
-    bodies_any = completion(valid=False).map(dumps) | operation(valid=False).map(dumps)
-    return st.one_of(
-        case("random JSON", values.map(dumps)),
-        case(
-            "deep nesting",
-            st.integers(min_value=2, max_value=100_000).flatmap(
-                lambda depth: st.sampled_from(
-                    [
-                        b"[" * depth + b"]" * depth,
-                        b'{"a":' * depth + b"1" + b"}" * depth,
-                        b"[" * depth,
-                    ]
-                )
-            ),
-        ),
-        case("wrong types", bodies_any),
-        case("valid completion", completion().map(dumps), kind=st.just("completion")),
-        case("valid version", operation().map(dumps), kind=st.just("version")),
-        case("invalid UTF-8", st.binary(max_size=400)),
-        case(
-            "unicode",
-            st.text(max_size=200).map(
-                lambda t: json.dumps({"externalOrderId": t, "at": t}).encode()
-            )
-            | st.text(max_size=200).map(lambda t: t.encode("utf-8", "surrogatepass")),
-        ),
-        case(
-            "oversized",
-            st.integers(min_value=MAX_BODY + 1, max_value=MAX_BODY + 300_000).map(
-                lambda size: b'{"pad": "' + b"x" * size + b'"}'
-            ),
-            chunked=st.booleans(),
-        ),
-        case("chunked", bodies_any, chunked=True),
-        case("content type", bodies_any, content_type=content_types),
-        case(
-            "wrong facts",
-            completion().map(dumps),
-            kind=st.just("completion"),
-            target=st.sampled_from(["a", "b"]),
-        ),
-        case(
-            "SQL/HTML/script",
-            st.tuples(completion(valid=False), nasty).map(
-                lambda pair: dumps(
-                    {**pair[0], "externalOrderId": pair[1], "note": pair[1]}
-                )
-            ),
-        ),
-        case(
-            "HMAC",
-            completion().map(dumps) | operation().map(dumps),
-            target=st.just("h"),
-            hmac=hmacs,
-        ),
-        case("secret", completion().map(dumps), secret=secrets),
-        case(
-            "unknown URL",
-            completion().map(dumps),
-            target=st.sampled_from(["x", "a"]),
-            kind=st.sampled_from(["completion", "other", "", "x" * 300, "version/x"]),
-        ),
-        case("empty", st.sampled_from([b"", b" ", b"null", b"{}", b"[]", b'""'])),
-        case(
-            "encodings",
-            encoded(completion() | completion(valid=False)),
-            kind=st.just("completion"),
-            content_type=charsets,
-        ),
-        case(
-            "encodings",
-            encoded(operation()),
-            kind=st.just("version"),
-            content_type=charsets,
-        ),
-    )
-
-
-def generate(facts, count, seed, sink=None):
-    """Draw `count` cases with hypothesis (reproducible with the seed).
-
-    Each case goes to `sink` as soon as it is drawn (the sender works meanwhile);
-    without a sink, return the list.
-    """
-    cases = []
-    sink = sink or cases.append
-    strategy = strategies(facts)
-    drawn = 0
-    round_seed = seed
-    while drawn < count:
-
-        @hypothesis.seed(round_seed)
-        @hypothesis.settings(
-            max_examples=count - drawn,
-            database=None,
-            deadline=None,
-            phases=[hypothesis.Phase.generate],
-            suppress_health_check=list(hypothesis.HealthCheck),
-        )
-        @hypothesis.given(strategy)
-        def draw(case):
-            nonlocal drawn
-            if drawn < count:
-                drawn += 1
-                sink(case)
-
-        draw()
-        round_seed += 1
-    return cases
 
 
 # --- Sending ------------------------------------------------------------------------
@@ -510,132 +188,133 @@ def table_counts(db):
         return counts
 
 
-def percentile(values, pct):
-    if not values:
-        return None
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered)) - 1))
-    return ordered[index]
+# --- Report -------------------------------------------------------------------------
+class Figures:
+    """What the answers, the tables and the server log say of a fuzz run."""
+
+    def __init__(self, results, before, after, text):
+        self.log_errors = [
+            line
+            for line in text.splitlines()
+            if " ERROR " in line or " CRITICAL " in line
+        ]
+        self.tracebacks = text.count("Traceback (most recent call last)")
+        self.by_status = collections.Counter(
+            str(status) for _c, status, _e, _a in results
+        )
+        self.by_family = collections.defaultdict(collections.Counter)
+        for case, status, _elapsed, _answer in results:
+            self.by_family[case.family][str(status)] += 1
+        self.fives = [
+            (case, status, answer)
+            for case, status, _e, answer in results
+            if isinstance(status, int) and status >= 500
+        ]
+        self.rejections = [
+            elapsed * 1000
+            for _c, status, elapsed, _a in results
+            if isinstance(status, int) and 400 <= status < 500
+        ]
+        self.created = after["pico_event"] - before["pico_event"]
+        self.accepted_new = self.by_status.get("202", 0)
+        self.others_changed = {
+            table: after[table] - before[table]
+            for table in WATCHED_TABLES
+            if table != "pico_event" and after[table] != before[table]
+        }
+        self.leak = self.created != self.accepted_new or bool(self.others_changed)
+
+    def print_tables(self):
+        print("| Status | Answers |")
+        print("|---|---:|")
+        for status, count in sorted(self.by_status.items()):
+            print(f"| {status} | {count} |")
+        print()
+        statuses = sorted(self.by_status)
+        print("| Family | " + " | ".join(statuses) + " |")
+        print("|---" + "|---:" * len(statuses) + "|")
+        for family, counter in sorted(self.by_family.items()):
+            cells = " | ".join(str(counter.get(s, 0)) for s in statuses)
+            print(f"| {family} | {cells} |")
+
+    def print_checks(self, alive):
+        created, accepted_new = self.created, self.accepted_new
+        print(f"5xx answers:                      {len(self.fives)}")
+        print(
+            f"connection errors:                {self.by_status.get('conn-error', 0)}"
+        )
+        print(f"server still up:                  {'yes' if alive else 'NO'}")
+        print(
+            f"events created / 202 answers:     {created} / {accepted_new} "
+            f"({'equal' if created == accepted_new else 'DIFFERENT'})"
+        )
+        print(
+            "other tables changed:             "
+            + (json.dumps(self.others_changed) if self.others_changed else "none")
+        )
+        print(f"records created by rejections:    {'YES' if self.leak else 'none'}")
+        print(
+            f"server log ERROR lines:           {len(self.log_errors)} "
+            f"(tracebacks: {self.tracebacks})"
+        )
+        rejections = self.rejections
+        if rejections:
+            print(
+                f"rejection time (ms):              p50 "
+                f"{h.percentile(rejections, 50):.1f}, "
+                f"p99 {h.percentile(rejections, 99):.1f} (n={len(rejections)})"
+            )
+        for case, status, answer in self.fives[:10]:
+            print(
+                f"  5xx {status} {case.family} {case.kind} {case.body[:120]!r}: "
+                f"{answer!r}"
+            )
+        for line in self.log_errors[:10]:
+            print(f"  log: {line[:300]}")
+
+    def as_json(self, args, results, duration, alive):
+        rejections = self.rejections
+        return {
+            "requests": len(results),
+            "seed": args.seed,
+            "duration_s": round(duration, 1),
+            "by_status": dict(self.by_status),
+            "by_family": {k: dict(v) for k, v in self.by_family.items()},
+            "five_xx": len(self.fives),
+            "server_up": alive,
+            "events_created": self.created,
+            "accepted_202": self.accepted_new,
+            "other_tables_changed": self.others_changed,
+            "log_errors": len(self.log_errors),
+            "rejection_ms": {
+                "p50": h.percentile(rejections, 50),
+                "p99": h.percentile(rejections, 99),
+                "mean": statistics.fmean(rejections) if rejections else None,
+            },
+        }
 
 
-# --- Main ---------------------------------------------------------------------------
 def report(args, results, duration, before, after, alive, text):
     """Print the figures, write the JSON; return True when something failed."""
-    log_errors = [
-        line for line in text.splitlines() if " ERROR " in line or " CRITICAL " in line
-    ]
-    tracebacks = text.count("Traceback (most recent call last)")
-    by_status = collections.Counter(str(status) for _c, status, _e, _a in results)
-    by_family = collections.defaultdict(collections.Counter)
-    for case, status, _elapsed, _answer in results:
-        by_family[case.family][str(status)] += 1
-    fives = [
-        (case, status, answer)
-        for case, status, _e, answer in results
-        if isinstance(status, int) and status >= 500
-    ]
-    rejections = [
-        elapsed * 1000
-        for _c, status, elapsed, _a in results
-        if isinstance(status, int) and 400 <= status < 500
-    ]
-    created = after["pico_event"] - before["pico_event"]
-    accepted_new = by_status.get("202", 0)
-    others_changed = {
-        table: after[table] - before[table]
-        for table in WATCHED_TABLES
-        if table != "pico_event" and after[table] != before[table]
-    }
-    leak = created != accepted_new or bool(others_changed)
-
+    figures = Figures(results, before, after, text)
     print()
     print(
         f"Webhook fuzz: {len(results)} requests in {duration:.1f} s "
         f"(seed {args.seed}, {args.clients} clients, {args.workers} Odoo workers)"
     )
     print()
-    print("| Status | Answers |")
-    print("|---|---:|")
-    for status, count in sorted(by_status.items()):
-        print(f"| {status} | {count} |")
+    figures.print_tables()
     print()
-    statuses = sorted(by_status)
-    print("| Family | " + " | ".join(statuses) + " |")
-    print("|---" + "|---:" * len(statuses) + "|")
-    for family, counter in sorted(by_family.items()):
-        cells = " | ".join(str(counter.get(s, 0)) for s in statuses)
-        print(f"| {family} | {cells} |")
-    print()
-    print(f"5xx answers:                      {len(fives)}")
-    print(f"connection errors:                {by_status.get('conn-error', 0)}")
-    print(f"server still up:                  {'yes' if alive else 'NO'}")
-    print(
-        f"events created / 202 answers:     {created} / {accepted_new} "
-        f"({'equal' if created == accepted_new else 'DIFFERENT'})"
-    )
-    print(
-        "other tables changed:             "
-        + (json.dumps(others_changed) if others_changed else "none")
-    )
-    print(f"records created by rejections:    {'YES' if leak else 'none'}")
-    print(
-        f"server log ERROR lines:           {len(log_errors)} "
-        f"(tracebacks: {tracebacks})"
-    )
-    if rejections:
-        print(
-            f"rejection time (ms):              p50 {percentile(rejections, 50):.1f}, "
-            f"p99 {percentile(rejections, 99):.1f} (n={len(rejections)})"
-        )
-    for case, status, answer in fives[:10]:
-        print(
-            f"  5xx {status} {case.family} {case.kind} {case.body[:120]!r}: {answer!r}"
-        )
-    for line in log_errors[:10]:
-        print(f"  log: {line[:300]}")
-
+    figures.print_checks(alive)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(
-        json.dumps(
-            {
-                "requests": len(results),
-                "seed": args.seed,
-                "duration_s": round(duration, 1),
-                "by_status": dict(by_status),
-                "by_family": {k: dict(v) for k, v in by_family.items()},
-                "five_xx": len(fives),
-                "server_up": alive,
-                "events_created": created,
-                "accepted_202": accepted_new,
-                "other_tables_changed": others_changed,
-                "log_errors": len(log_errors),
-                "rejection_ms": {
-                    "p50": percentile(rejections, 50),
-                    "p99": percentile(rejections, 99),
-                    "mean": statistics.fmean(rejections) if rejections else None,
-                },
-            },
-            indent=2,
-        )
+        json.dumps(figures.as_json(args, results, duration, alive), indent=2)
     )
-    return bool(fives or not alive or leak)
+    return bool(figures.fives or not alive or figures.leak)
 
 
-def reexec_with_odoo_python():
-    """Run again with Odoo's Python when this one lacks what the fuzzer needs."""
-    if None not in (requests, psycopg2, hypothesis):
-        return
-    if os.environ.get("PICO_FUZZ_REEXEC"):
-        sys.exit(
-            "dev/fuzz_webhook.py needs requests, psycopg2 and hypothesis "
-            "(pip install -r dev/requirements-test.txt)."
-        )
-    odoo = h.find_odoo()
-    os.environ["PICO_FUZZ_REEXEC"] = "1"
-    os.execv(odoo.python, [odoo.python, __file__, *sys.argv[1:]])
-
-
-def main(argv=None):
+# --- Main ---------------------------------------------------------------------------
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         prog="dev/fuzz_webhook.py",
         description=__doc__,
@@ -648,48 +327,39 @@ def main(argv=None):
     parser.add_argument("--db", default=os.environ.get("FUZZ_DB", "pico_fuzz"))
     parser.add_argument("--keep", action="store_true", help="leave Odoo and the db")
     parser.add_argument("--out", type=Path, default=RESULTS)
-    args = parser.parse_args(argv)
-    try:
-        reexec_with_odoo_python()
-    except h.HarnessError as exc:
-        sys.exit(f"dev/fuzz_webhook.py: {exc}")
-    progress = h.Progress(6)
-    step = progress.step
-    run = None
-    try:
-        with step("Finding Odoo 19") as note:
-            odoo = h.find_odoo()
-            note["text"] = f"Odoo {odoo.version} ({odoo.found_by})"
-        with step("Checking PostgreSQL") as note:
-            note["text"] = h.ensure_postgres()
-        with step(f"Fresh database {args.db}") as note:
-            h.stop_all(RUN_DIR)
-            h.clean_run_dir(RUN_DIR)
-            if h.database_exists(args.db):
-                h.drop_database(args.db)
-                note["text"] = "old one dropped"
-        run = h.OdooRun(odoo, args.db, RUN_DIR)
-        port = h.free_port()
-        url = f"http://{h.HOST}:{port}"
-        with step(f"Installing {h.MODULE} with demo data"):
-            run.install()
-        with step("Three backends (A, A with HMAC, company B)") as note:
-            facts = run.shell(h.shell_call(SETUP_SCRIPT, {"odoo_url": url}))
-            note["text"] = f"{len(facts['order_refs'])} order refs"
-        with step(f"Starting Odoo ({args.workers} workers, no cron)") as note:
-            server = run.start_server(port, workers=args.workers, cron_threads=0)
-            note["text"] = url
-    except h.HarnessError as exc:
-        print(f"\ndev/fuzz_webhook.py: {exc}\nLogs: {RUN_DIR}", file=sys.stderr)
-        h.stop_all(RUN_DIR)
-        return 1
-    except (subprocess.SubprocessError, KeyboardInterrupt):
-        h.stop_all(RUN_DIR)
-        raise
+    return parser.parse_args(argv)
 
-    log = RUN_DIR / "odoo-server.log"
-    log_start = log.stat().st_size if log.exists() else 0
-    before = table_counts(args.db)
+
+def start(args):
+    """A fresh database with three backends, and Odoo without crons; (server,
+    its URL, the set-up's facts)."""
+    step = h.Progress(6).step
+    with step("Finding Odoo 19") as note:
+        odoo = h.find_odoo()
+        note["text"] = f"Odoo {odoo.version} ({odoo.found_by})"
+    with step("Checking PostgreSQL") as note:
+        note["text"] = h.ensure_postgres()
+    with step(f"Fresh database {args.db}") as note:
+        note["text"] = h.fresh_database(args.db, RUN_DIR)
+    run = h.OdooRun(odoo, args.db, RUN_DIR)
+    port = h.free_port()
+    url = f"http://{h.HOST}:{port}"
+    with step(f"Installing {h.MODULE} with demo data"):
+        run.install()
+    with step("Three backends (A, A with HMAC, company B)") as note:
+        facts = run.shell(h.shell_call(SETUP_SCRIPT, {"odoo_url": url}))
+        note["text"] = f"{len(facts['order_refs'])} order refs"
+    with step(f"Starting Odoo ({args.workers} workers, no cron)") as note:
+        server = run.start_server(port, workers=args.workers, cron_threads=0)
+        note["text"] = url
+    return server, url, facts
+
+
+def fuzz(args, url, facts):
+    """Generate the cases and send them from `--clients` threads; the results
+    [(case, status, seconds, answer)] and how long it took."""
+    from fuzz_cases import generate
+
     sender = Sender(url, facts)
     results = []
     started = time.perf_counter()
@@ -715,16 +385,27 @@ def main(argv=None):
             todo.put(None)
         for client in clients:
             client.join()
-    duration = time.perf_counter() - started
+    return results, time.perf_counter() - started
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    h.reexec_with_odoo_python(
+        __file__,
+        ("requests", "psycopg2", "hypothesis"),
+        " (pip install -r dev/requirements-test.txt)",
+    )
+    with h.stop_on_failure("dev/fuzz_webhook.py", RUN_DIR):
+        server, url, facts = start(args)
+    log = RUN_DIR / "odoo-server.log"
+    log_start = log.stat().st_size if log.exists() else 0
+    before = table_counts(args.db)
+    results, duration = fuzz(args, url, facts)
     after = table_counts(args.db)
     alive = server.alive() and h.http_ok(f"{url}/web/health")
     text = log.read_text(errors="replace")[log_start:] if log.exists() else ""
     failed = report(args, results, duration, before, after, alive, text)
-    if args.keep:
-        print(f"Kept running (--keep): Odoo {url}, database {args.db}")
-    else:
-        h.stop_all(RUN_DIR)
-        h.drop_database(args.db)
+    h.teardown(RUN_DIR, args.db, args.keep, kept=f"Odoo {url}, database {args.db}")
     return 1 if failed else 0
 
 

@@ -1,12 +1,15 @@
-"""What dev/demo and dev/benchmark.py share: find Odoo 19, start and stop the parts.
+"""What every dev/ script shares: find Odoo 19, start and stop the parts, measure.
 
 PostgreSQL (started when needed), Mosquitto, the Pico simulator and an Odoo server
 run as background processes of their own (new sessions) whose pid files live in a
 run directory, so that `dev/demo --stop` can end exactly what was started, by
 process id. Odoo is driven through its external JSON-2 API (`/json/2/<model>/<method>`
-with an API key), plus `odoo-bin shell` scripts for setup.
+with an API key), plus `odoo-bin shell` scripts for setup. Also here: the re-run of
+a script with Odoo's Python, a fresh database and its teardown, free ports and
+server starts, and the one percentile of the figures the scripts print.
 
-Standard library only: the demo runs with any Python 3.10+, Odoo's own or not.
+Standard library only: the demo runs with any Python 3.10+, Odoo's own or not
+(the `odoo-bin shell` scripts import it too: see shell_call).
 """
 # pylint: disable=print-used
 
@@ -23,6 +26,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -32,6 +36,7 @@ import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+DEV = REPO / "dev"
 MODULE = "mrp_pico_mes"
 HOST = "127.0.0.1"
 RESULT_MARK = "HARNESS-RESULT "
@@ -201,6 +206,30 @@ def http_ok(url, timeout=2.0):
         return False
 
 
+# --- Figures ------------------------------------------------------------------------
+def percentile(values, p):
+    """Nearest-rank percentile of a list (None if empty)."""
+    ordered = sorted(values)
+    if not ordered:
+        return None
+    index = max(0, min(len(ordered) - 1, -(-p * len(ordered) // 100) - 1))
+    return ordered[index]
+
+
+def summary(values):
+    """n, min, median (p50), p95, p99, max and mean of a list (None if empty)."""
+    return {
+        "n": len(values),
+        "min": min(values) if values else None,
+        "median": percentile(values, 50),
+        "p50": percentile(values, 50),
+        "p95": percentile(values, 95),
+        "p99": percentile(values, 99),
+        "max": max(values) if values else None,
+        "mean": statistics.fmean(values) if values else None,
+    }
+
+
 # --- Finding Odoo 19 ------------------------------------------------------------------
 @dataclasses.dataclass
 class Odoo:
@@ -300,6 +329,34 @@ def find_simulator_python(odoo):
     )
 
 
+def reexec_with_odoo_python(script, modules, hint=""):
+    """Run `script` again with Odoo's Python when this one lacks `modules`.
+
+    The scripts need what Odoo's Python has (requests, psycopg2, ...): started
+    with another Python, they start again with it, the same arguments and
+    PICO_DEV_REEXEC set; lacking them there too, they stop and say what.
+    """
+    missing = [name for name in modules if not _importable(name)]
+    if not missing:
+        return
+    name = Path(script).name
+    if os.environ.get("PICO_DEV_REEXEC") == name:
+        sys.exit(f"dev/{name} needs {', '.join(modules)}{hint}.")
+    try:
+        odoo = find_odoo()
+    except HarnessError as exc:
+        sys.exit(f"dev/{name}: {exc}")
+    os.environ["PICO_DEV_REEXEC"] = name
+    os.execv(odoo.python, [odoo.python, str(script), *sys.argv[1:]])
+
+
+def _importable(module):
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ImportError:  # a parent package is missing
+        return False
+
+
 def _mosquitto_module():
     """simulator/mosquitto.py, the project's one Mosquitto starter.
 
@@ -395,6 +452,47 @@ def drop_database(db):
     result = run(["dropdb", "--if-exists", check_db_name(db)], timeout=300)
     if result.returncode != 0:
         raise HarnessError(f"could not drop database {db}: {result.stderr.strip()}")
+
+
+def fresh_database(db, run_dir):
+    """Stop what a previous run left in run_dir, forget its files, drop db.
+
+    Returns what was done, for a progress line.
+    """
+    stop_all(run_dir)
+    clean_run_dir(run_dir)
+    if database_exists(db):
+        drop_database(db)
+        return "old one dropped"
+    return "ok"
+
+
+@contextlib.contextmanager
+def stop_on_failure(prog, run_dir):
+    """Around a script's run: a HarnessError is said, with where the logs are,
+    what the run started is stopped and the script exits with status 1; an
+    interruption or a failed command stops it too, and goes on."""
+    try:
+        yield
+    except HarnessError as exc:
+        print(f"\n{prog}: {exc}\nLogs: {run_dir}", file=sys.stderr)
+        stop_all(run_dir)
+        sys.exit(1)
+    except (subprocess.SubprocessError, KeyboardInterrupt):
+        stop_all(run_dir)
+        raise
+
+
+def teardown(run_dir, db, keep=False, kept="", order=None, connection=None):
+    """Close the script's own `connection` to the database, stop the run's
+    services and drop its database; with `keep`, say that they run on."""
+    if connection is not None:
+        connection.close()
+    if keep:
+        print(f"Kept running (--keep): {kept}")
+        return
+    stop_all(run_dir, **({"order": order} if order else {}))
+    drop_database(db)
 
 
 # --- Background services and their pid files ---------------------------------------
@@ -671,7 +769,7 @@ def start_simulator(
 class OdooRun:
     """One database of an Odoo installation, with the addon on its addons path."""
 
-    def __init__(self, odoo, db, run_dir):
+    def __init__(self, odoo, db, run_dir, extra_addons=()):
         self.odoo = odoo
         self.db = check_db_name(db)
         self.run_dir = Path(run_dir)
@@ -687,7 +785,10 @@ class OdooRun:
         if link.is_symlink() or link.exists():
             link.unlink()
         link.symlink_to(REPO)
-        self.addons_path = ",".join([*odoo.addons, str(addons_dir)])
+        # The repository's folder last: see addons_dir.
+        self.addons_path = ",".join(
+            [*odoo.addons, *map(str, extra_addons), str(addons_dir)]
+        )
         self.http_port = None
 
     def base_args(self):
@@ -700,14 +801,14 @@ class OdooRun:
             HOST,
         ]
 
-    def install(self, log_name="odoo-install", modules=MODULE):
+    def install(self, log_name="odoo-install", modules=MODULE, demo=True):
         """Create the database with the addon and demo data; raise on failure."""
         log = self.run_dir / f"{log_name}.log"
         cmd = self.odoo.command(
             *self.base_args(),
             "-i",
             modules,
-            "--with-demo",
+            *(["--with-demo"] if demo else []),
             "--stop-after-init",
             f"--http-port={free_port()}",
             f"--gevent-port={free_port()}",
@@ -843,8 +944,12 @@ def main(env, params):
 
 
 def shell_call(script, params, function="main"):
-    """A shell script that runs `function(env, params)` and prints its JSON result."""
+    """A shell script that runs `function(env, params)` and prints its JSON result.
+
+    The script may `import harness` (dev/ is put first on its sys.path).
+    """
     return (
+        f"import sys as _sys\n_sys.path.insert(0, {str(DEV)!r})\n"
         f"{script}\n"
         "import json as _json\n"
         f"_result = {function}(env, _json.loads({json.dumps(params)!r}))\n"

@@ -112,6 +112,24 @@ def _update_from_values(env, table, columns, types, rows, uid, now):
         )
 
 
+def _winning_batches(operations, winners):
+    """The winning rows of Pico's list (see _pico_sync_winners), parsed, in
+    Pico's order, SYNC_BATCH at a time (the list is read again, lazily)."""
+    batch = []
+    for index, row in enumerate(operations or ()):
+        if not isinstance(row, dict):
+            continue
+        winner = winners.get(str(row.get("id")))
+        if winner is None or winner[0] != index:
+            continue
+        batch.append(parse_operation(row))
+        if len(batch) >= SYNC_BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 class PicoOperation(models.Model):
     """A Pico operation (product, subassembly or process) as last seen in Pico.
 
@@ -751,58 +769,12 @@ class PicoOperation(models.Model):
         stats = Counter()
         winners, listed_ids = self._pico_sync_winners(backend, operations, stats)
         self._pico_catalogue_flush()
-        # Pico id -> [operation id, listed by Pico], in the catalogue's order.
-        known = {
-            pico_id: [id_, in_pico]
-            for id_, pico_id, in_pico in self.env.execute_query(
-                SQL(
-                    """SELECT id, pico_id, in_pico FROM pico_operation
-                        WHERE backend_id = %s
-                        ORDER BY external_id, name, id""",
-                    backend.id,
-                )
-            )
-        }
+        known = self._pico_known_operations(backend)
         catalogue_known = bool(known)
-        created = set()
-        progress = in_cron and self.env.context.get("cron_id")
-        left = len(winners)
-
-        def apply(batch):
-            nonlocal left
-            for (operation_id, status), info in zip(
-                self._pico_apply_many(backend, batch, "sync"), batch, strict=True
-            ):
-                stats[status] += 1
-                if status == "created":
-                    created.add(info.id)
-                    known[info.id] = [operation_id, True]
-            left -= len(batch)
-            # Drop what the ORM cached: one sync is one transaction, and its
-            # cache would grow with the catalogue.
-            self.env.invalidate_all()
-            if progress:
-                self.env["ir.cron"]._commit_progress(len(batch), remaining=left)
-                if left and deadline is not None and time.monotonic() > deadline:
-                    # The cron runs again and re-fetches; applied rows are skipped.
-                    stats["interrupted"] += 1
-                    return False
-            return True
-
-        # Second pass: apply the winning rows in Pico's order, a batch at a time.
-        batch = []
-        for index, row in enumerate(operations or ()):
-            if not isinstance(row, dict):
-                continue
-            winner = winners.get(str(row.get("id")))
-            if winner is None or winner[0] != index:
-                continue
-            batch.append(parse_operation(row))
-            if len(batch) >= SYNC_BATCH:
-                if not apply(batch):
-                    return stats
-                batch = []
-        if batch and not apply(batch):
+        created = self._pico_apply_winners(
+            backend, operations, winners, known, stats, in_cron, deadline
+        )
+        if created is None:
             return stats
         if catalogue_known and not listed_ids:
             # An empty list for a known catalogue is more likely a wrong tenant or
@@ -830,6 +802,55 @@ class PicoOperation(models.Model):
         stats["missing"] = len(missing)
         backend.catalogue_synced_at = fields.Datetime.now()
         return stats
+
+    @api.model
+    def _pico_known_operations(self, backend):
+        """{Pico id: [operation id, listed by Pico]} of a backend, in the
+        catalogue's order."""
+        return {
+            pico_id: [id_, in_pico]
+            for id_, pico_id, in_pico in self.env.execute_query(
+                SQL(
+                    """SELECT id, pico_id, in_pico FROM pico_operation
+                        WHERE backend_id = %s
+                        ORDER BY external_id, name, id""",
+                    backend.id,
+                )
+            )
+        }
+
+    @api.model
+    def _pico_apply_winners(
+        self, backend, operations, winners, known, stats, in_cron, deadline
+    ):
+        """Second pass: apply the winning rows in Pico's order, SYNC_BATCH at a
+        time; count their statuses in `stats` and add the created ones to
+        `known`.
+
+        Returns the set of Pico ids created, or None when the cron's `deadline`
+        stopped the sync (the next run fetches again and skips what is applied).
+        """
+        progress = in_cron and self.env.context.get("cron_id")
+        created = set()
+        left = len(winners)
+        for batch in _winning_batches(operations, winners):
+            for (operation_id, status), info in zip(
+                self._pico_apply_many(backend, batch, "sync"), batch, strict=True
+            ):
+                stats[status] += 1
+                if status == "created":
+                    created.add(info.id)
+                    known[info.id] = [operation_id, True]
+            left -= len(batch)
+            # Drop what the ORM cached: one sync is one transaction, and its
+            # cache would grow with the catalogue.
+            self.env.invalidate_all()
+            if progress:
+                self.env["ir.cron"]._commit_progress(len(batch), remaining=left)
+                if left and deadline is not None and time.monotonic() > deadline:
+                    stats["interrupted"] += 1
+                    return None
+        return created
 
     @api.model
     def _pico_sync_winners(self, backend, operations, stats):

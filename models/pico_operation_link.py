@@ -17,6 +17,17 @@ LINK_TYPES = {
 LINK_COLUMNS = tuple(LINK_TYPES)
 
 
+def _links_gone(current, wanted):
+    """Of the `current` links, those Pico no longer lists: (the removed
+    children's operation ids by parent Pico id, the link ids to delete)."""
+    removed_by_parent, gone = {}, []
+    for pair, link in current.items():
+        if pair not in wanted:
+            removed_by_parent.setdefault(pair[0], []).append(link[2])
+            gone.append(link[0])
+    return removed_by_parent, gone
+
+
 class PicoOperationLink(models.Model):
     """A parent -> child link between Pico operations (a SubOperation)."""
 
@@ -64,36 +75,54 @@ class PicoOperationLink(models.Model):
         Written in set-based SQL like the operations (see _pico_write_items).
         Returns how many links were added, changed or removed.
         """
-        env = self.env
-        model = env["pico.operation"]
+        model = self.env["pico.operation"]
         model._pico_catalogue_flush()
-        current = {}
-        for row in env.execute_query(
-            SQL(
-                """SELECT p.pico_id, c.pico_id, l.id, l.parent_id, l.child_id,
-                          l.sequence, l.sub_group, l.pico_updated_at
-                     FROM pico_operation_link l
-                     JOIN pico_operation p ON p.id = l.parent_id
-                     JOIN pico_operation c ON c.id = l.child_id
-                    WHERE l.backend_id = %s
-                    ORDER BY l.parent_id, l.sequence, l.id""",
-                backend.id,
-            )
-        ):
-            current[row[0], row[1]] = row[2:]
+        current = self._pico_current_links(backend)
         inserts, updates, added_by_parent, wanted = self._pico_links_wanted(
             rows, operations, current
         )
-        changed = len(inserts) + len(updates)
-        removed_by_parent = {}
-        gone = []
-        for pair, link in current.items():
-            if pair not in wanted:
-                removed_by_parent.setdefault(pair[0], []).append(link[2])
-                gone.append(link[0])
-                changed += 1
+        removed_by_parent, gone = _links_gone(current, wanted)
+        changed = len(inserts) + len(updates) + len(gone)
         if not changed:
             return 0
+        self._pico_write_links(backend, inserts, updates, gone)
+        model._pico_recompute_kinds(backend)
+        model._pico_catalogue_invalidate()
+        parents = [
+            key
+            for key in dict.fromkeys([*added_by_parent, *removed_by_parent])
+            if key not in new_ids
+        ]
+        if parents:
+            self._pico_record_link_changes(
+                backend, operations, parents, added_by_parent, removed_by_parent
+            )
+        return changed
+
+    @api.model
+    def _pico_current_links(self, backend):
+        """{(parent Pico id, child Pico id): (link id, parent id, child id,
+        sequence, sub_group, pico_updated_at)} of a backend's links."""
+        return {
+            (row[0], row[1]): row[2:]
+            for row in self.env.execute_query(
+                SQL(
+                    """SELECT p.pico_id, c.pico_id, l.id, l.parent_id, l.child_id,
+                              l.sequence, l.sub_group, l.pico_updated_at
+                         FROM pico_operation_link l
+                         JOIN pico_operation p ON p.id = l.parent_id
+                         JOIN pico_operation c ON c.id = l.child_id
+                        WHERE l.backend_id = %s
+                        ORDER BY l.parent_id, l.sequence, l.id""",
+                    backend.id,
+                )
+            )
+        }
+
+    @api.model
+    def _pico_write_links(self, backend, inserts, updates, gone):
+        """Insert, update and delete a backend's links in set-based SQL."""
+        env = self.env
         now, uid = env.cr.now(), env.uid
         company = backend.company_id.id or None
         for chunk in split_every(INSERT_CHUNK, inserts):
@@ -116,15 +145,14 @@ class PicoOperationLink(models.Model):
             env.execute_query(
                 SQL("DELETE FROM pico_operation_link WHERE id = ANY(%s)", gone)
             )
-        model._pico_recompute_kinds(backend)
-        model._pico_catalogue_invalidate()
-        parents = [
-            key
-            for key in dict.fromkeys([*added_by_parent, *removed_by_parent])
-            if key not in new_ids
-        ]
-        if not parents:
-            return changed
+
+    @api.model
+    def _pico_record_link_changes(
+        self, backend, operations, parents, added_by_parent, removed_by_parent
+    ):
+        """A history version per parent whose children changed; the mappings of
+        a parent that lost a child are flagged."""
+        model = self.env["pico.operation"]
         records = model.browse([operations[key] for key in parents])
         names = {
             child.id: child.display_name
@@ -150,7 +178,7 @@ class PicoOperationLink(models.Model):
             ]
             for key in parents
         }
-        versions = env["pico.operation.version"]
+        versions = self.env["pico.operation.version"]
         versions._pico_insert(
             backend,
             [
@@ -168,7 +196,6 @@ class PicoOperationLink(models.Model):
             if removed_by_parent.get(key):
                 # A BOM operation mapped to a removed process is no longer valid.
                 parent._pico_flag_mappings(changes_by_parent[key])
-        return changed
 
     @api.model
     def _pico_links_wanted(self, rows, operations, current):
