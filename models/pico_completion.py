@@ -32,16 +32,32 @@ class PicoCompletion(models.AbstractModel):
     @api.model
     def _pico_event_units(self, event):
         """Units a completion event refers to; empty when unknown or unreadable."""
-        data = event.data if isinstance(event.data, dict) else {}
+        data = event.data  # a copy at each read of the field: read once
+        if not isinstance(data, dict):
+            data = {}
         external_order_id = data.get("externalOrderId")
         index = data.get("orderIndex")
         if not external_order_id:
             return self.env["pico.work.order"]
-        return self.env["pico.work.order"]._pico_find_units(
-            event.backend_id,
+        return self._pico_order_units(
+            event,
             str(external_order_id),
             index if isinstance(index, int) and not isinstance(index, bool) else 0,
         )
+
+    @api.model
+    def _pico_order_units(self, event, external_order_id, order_index):
+        """The units of one index of an order, looked up once per attempt of
+        `event` (the locks, the attempt and this handler ask for them)."""
+        found = event._pico_attempt_found()
+        key = ("units", external_order_id, order_index)
+        if key not in found:
+            found[key] = (
+                self.env["pico.work.order"]
+                ._pico_find_units(event.backend_id, external_order_id, order_index)
+                .ids
+            )
+        return self.env["pico.work.order"].sudo().browse(found[key])
 
     @api.model
     def _pico_event_production(self, event):
@@ -52,8 +68,8 @@ class PicoCompletion(models.AbstractModel):
     def _pico_handle_event(self, event):
         """Apply one completion event (the inbox processor calls it)."""
         completion = parse_completion(event.data or {})
-        units = self.env["pico.work.order"]._pico_find_units(
-            event.backend_id, completion.external_order_id, completion.order_index or 0
+        units = self._pico_order_units(
+            event, completion.external_order_id, completion.order_index or 0
         )
         decision = completion_core.decide(
             completion, [unit._pico_as_core() for unit in units]

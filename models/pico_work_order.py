@@ -222,7 +222,8 @@ class PicoWorkOrder(models.Model):
     def _pico_find_units(
         self, backend, external_order_id, order_index=None, operation_pico_id=None
     ):
-        """Units of an order id (one index, one operation when given)."""
+        """Units of an order id (one index, one operation when given), read in the
+        same query as they are found (every caller reads them next)."""
         domain = [
             ("backend_id", "=", backend.id),
             ("external_order_id", "=", external_order_id),
@@ -231,7 +232,7 @@ class PicoWorkOrder(models.Model):
             domain.append(("order_index", "=", order_index))
         if operation_pico_id:
             domain.append(("operation_pico_id", "=", operation_pico_id))
-        return self.sudo().search(domain)
+        return self.sudo().search_fetch(domain)
 
     def _pico_mark_progress(self, started_at=None):
         """Pico reported work on the unit (a child process completed)."""
