@@ -159,21 +159,38 @@ class PicoCompletion(models.AbstractModel):
             product.uom_id,
             round=False,
         )
+        core_unit = unit._pico_as_core()
+        options = {
+            "product_tracking": product.tracking or "none",
+            "odoo_serials": unit.backend_id.serial_source == "odoo",
+        }
         try:
             return completion_core.plan(
                 completion,
-                unit._pico_as_core(),
+                core_unit,
                 self._pico_components(production),
                 units_left,
-                product_tracking=product.tracking or "none",
+                **options,
+            )
+        except completion_core.CompletionError:
+            # Names serve only the message, and a plan does not depend on them:
+            # the lines' and attributes' names are looked up for it alone.
+            pass
+        try:
+            return completion_core.plan(
+                completion,
+                core_unit,
+                self._pico_components(production, named=True),
+                units_left,
                 product_name=product.display_name,
-                odoo_serials=unit.backend_id.serial_source == "odoo",
+                **options,
             )
         except completion_core.CompletionError as exc:
             raise UserError(exc.render(self.env._)) from exc
 
-    def _pico_components(self, production):
-        """The open component lines as core Components, per finished unit."""
+    def _pico_components(self, production, named=False):
+        """The open component lines as core Components, per finished unit (with
+        the names a message shows when `named`)."""
         one_unit = production.product_id.uom_id._compute_quantity(
             1.0, production.product_uom_id, round=False
         )
@@ -188,12 +205,12 @@ class PicoCompletion(models.AbstractModel):
             components.append(
                 completion_core.Component(
                     key=move.id,
-                    name=move.product_id.display_name,
+                    name=move.product_id.display_name if named else "",
                     tracking=move.product_id.tracking or "none",
                     qty_per_unit=per_unit,
                     attribute_key=attribute.key or None,
                     part_number=attribute.external_id or None,
-                    attribute_title=attribute.display_name or None,
+                    attribute_title=(attribute.display_name or None) if named else None,
                 )
             )
         return components
