@@ -241,13 +241,17 @@ class PicoCompletion(models.AbstractModel):
         one_unit = production.product_id.uom_id._compute_quantity(
             1.0, production.product_uom_id, round=False
         )
+        # One write of the order for both (each write of an order is a full pass of
+        # Odoo's MO write and its recomputations).
+        vals = {"qty_producing": production.qty_produced + one_unit}
         if lot:
-            production.lot_producing_ids = [Command.set(lot.ids)]
-        production.qty_producing = production.qty_produced + one_unit
+            vals["lot_producing_ids"] = [Command.set(lot.ids)]
+        production.write(vals)
         # What the form's "quantity producing" onchange does: components at the BOM
         # ratio, picked; the lines Pico reported serials for are redone below.
         production.set_qty_producing()
         moves = self.env["stock.move"]
+        to_pick = moves
         for consume in plan.consume:
             move = moves.browse(consume.key)
             if consume.source == completion_core.FROM_SERIALS:
@@ -265,7 +269,12 @@ class PicoCompletion(models.AbstractModel):
                 # set_qty_producing has usually set exactly this already.
                 if move.product_uom.compare(move.quantity, qty) or not move.picked:
                     move._set_quantity_done(qty)
-            move.picked = True
+            to_pick |= move
+        # One write for the lines to mark picked; set_qty_producing has picked most
+        # of them already, and writing that again would change nothing.
+        to_pick.filtered(
+            lambda move: not (move.picked and all(move.move_line_ids.mapped("picked")))
+        ).picked = True
 
     def _pico_set_component_lots(self, move, wanted):
         """Make a serialized component's move lines carry exactly Pico's lots.

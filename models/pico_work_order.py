@@ -243,20 +243,6 @@ class PicoWorkOrder(models.Model):
         units.sudo().write(vals)
         return units
 
-    def _pico_mark_done(self, completed_at, serial=None, lot=None, started_at=None):
-        """Pico reported the unit completed."""
-        vals = {
-            "state": DONE,
-            "completed_at": completed_at,
-            "produced_serial": serial or False,
-            "produced_lot_id": lot.id if lot else False,
-            "last_error": False,
-        }
-        if started_at:
-            vals["started_at"] = started_at
-        self.sudo().write(vals)
-        return self
-
     # --- Completions ---------------------------------------------------------------
     def _pico_as_core(self):
         self.ensure_one()
@@ -271,25 +257,26 @@ class PicoWorkOrder(models.Model):
     def _pico_record_completion(
         self, completion, event, operator, timing, serial, lot=None
     ):
-        """Store what Pico reported on the unit and mark it done."""
+        """Store what Pico reported on the unit and mark it done, in one write."""
         self.ensure_one()
-        self._pico_mark_done(
-            odoo_datetime(completion.at),
-            serial=serial,
-            lot=lot,
-            started_at=odoo_datetime(timing.start),
-        )
-        self.sudo().write(
-            {
-                "station": completion.station or False,
-                "operator_id": operator.id,
-                # Pico's own measure only (cycleTime, an optional field): the
-                # span from start to end includes pauses and is not a cycle time.
-                "cycle_time": (completion.cycle_time_ms or 0) / 60000.0,
-                "received_at": event.received_at,
-                "completion_event_id": event.id,
-            }
-        )
+        vals = {
+            "state": DONE,
+            "completed_at": odoo_datetime(completion.at),
+            "produced_serial": serial or False,
+            "produced_lot_id": lot.id if lot else False,
+            "last_error": False,
+            "station": completion.station or False,
+            "operator_id": operator.id,
+            # Pico's own measure only (cycleTime, an optional field): the span
+            # from start to end includes pauses and is not a cycle time.
+            "cycle_time": (completion.cycle_time_ms or 0) / 60000.0,
+            "received_at": event.received_at,
+            "completion_event_id": event.id,
+        }
+        started_at = odoo_datetime(timing.start)
+        if started_at:
+            vals["started_at"] = started_at
+        self.sudo().write(vals)
 
     # --- Buttons -----------------------------------------------------------------
     def action_cancel_in_pico(self):
