@@ -146,6 +146,8 @@ class PicoWorkOrder(models.Model):
             vals_list.append(
                 {
                     "backend_id": backend.id,
+                    # The related field's value, given: not computed row by row.
+                    "company_id": backend.company_id.id,
                     "production_id": production.id if production else False,
                     "operation_id": operation.id,
                     "operation_pico_id": operation.pico_id,
@@ -180,6 +182,8 @@ class PicoWorkOrder(models.Model):
             [
                 {
                     "backend_id": unit.backend_id.id,
+                    # The related field's value, given: not computed row by row.
+                    "company_id": unit.backend_id.company_id.id,
                     "production_id": unit.production_id.id,
                     "work_order_id": unit.id,
                     "kind": kind,
