@@ -146,12 +146,13 @@ class StockLot(models.Model):
         if elsewhere:
             return self.env._(
                 "Serial %(serial)s of %(product)s is in %(location)s, not "
-                "in %(source)s where %(order)s takes its components. Move "
-                "it there, then retry this event.",
+                "in %(source_location)s where %(order)s takes its components. "
+                "Move it there, then retry this event.",
                 serial=name,
                 product=product.display_name,
                 location=elsewhere.location_id.display_name,
-                source=move.location_id.display_name,
+                # Not `source`: the name of Environment._()'s own first argument.
+                source_location=move.location_id.display_name,
                 order=production.display_name,
             )
         return self.env._(
