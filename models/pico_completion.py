@@ -32,16 +32,32 @@ class PicoCompletion(models.AbstractModel):
     @api.model
     def _pico_event_units(self, event):
         """Units a completion event refers to; empty when unknown or unreadable."""
-        data = event.data if isinstance(event.data, dict) else {}
+        data = event.data  # a copy at each read of the field: read once
+        if not isinstance(data, dict):
+            data = {}
         external_order_id = data.get("externalOrderId")
         index = data.get("orderIndex")
         if not external_order_id:
             return self.env["pico.work.order"]
-        return self.env["pico.work.order"]._pico_find_units(
-            event.backend_id,
+        return self._pico_order_units(
+            event,
             str(external_order_id),
             index if isinstance(index, int) and not isinstance(index, bool) else 0,
         )
+
+    @api.model
+    def _pico_order_units(self, event, external_order_id, order_index):
+        """The units of one index of an order, looked up once per attempt of
+        `event` (the locks, the attempt and this handler ask for them)."""
+        found = event._pico_attempt_found()
+        key = ("units", external_order_id, order_index)
+        if key not in found:
+            found[key] = (
+                self.env["pico.work.order"]
+                ._pico_find_units(event.backend_id, external_order_id, order_index)
+                .ids
+            )
+        return self.env["pico.work.order"].sudo().browse(found[key])
 
     @api.model
     def _pico_event_production(self, event):
@@ -52,8 +68,8 @@ class PicoCompletion(models.AbstractModel):
     def _pico_handle_event(self, event):
         """Apply one completion event (the inbox processor calls it)."""
         completion = parse_completion(event.data or {})
-        units = self.env["pico.work.order"]._pico_find_units(
-            event.backend_id, completion.external_order_id, completion.order_index or 0
+        units = self._pico_order_units(
+            event, completion.external_order_id, completion.order_index or 0
         )
         decision = completion_core.decide(
             completion, [unit._pico_as_core() for unit in units]
@@ -143,21 +159,38 @@ class PicoCompletion(models.AbstractModel):
             product.uom_id,
             round=False,
         )
+        core_unit = unit._pico_as_core()
+        options = {
+            "product_tracking": product.tracking or "none",
+            "odoo_serials": unit.backend_id.serial_source == "odoo",
+        }
         try:
             return completion_core.plan(
                 completion,
-                unit._pico_as_core(),
+                core_unit,
                 self._pico_components(production),
                 units_left,
-                product_tracking=product.tracking or "none",
+                **options,
+            )
+        except completion_core.CompletionError:
+            # Names serve only the message, and a plan does not depend on them:
+            # the lines' and attributes' names are looked up for it alone.
+            pass
+        try:
+            return completion_core.plan(
+                completion,
+                core_unit,
+                self._pico_components(production, named=True),
+                units_left,
                 product_name=product.display_name,
-                odoo_serials=unit.backend_id.serial_source == "odoo",
+                **options,
             )
         except completion_core.CompletionError as exc:
             raise UserError(exc.render(self.env._)) from exc
 
-    def _pico_components(self, production):
-        """The open component lines as core Components, per finished unit."""
+    def _pico_components(self, production, named=False):
+        """The open component lines as core Components, per finished unit (with
+        the names a message shows when `named`)."""
         one_unit = production.product_id.uom_id._compute_quantity(
             1.0, production.product_uom_id, round=False
         )
@@ -172,12 +205,12 @@ class PicoCompletion(models.AbstractModel):
             components.append(
                 completion_core.Component(
                     key=move.id,
-                    name=move.product_id.display_name,
+                    name=move.product_id.display_name if named else "",
                     tracking=move.product_id.tracking or "none",
                     qty_per_unit=per_unit,
                     attribute_key=attribute.key or None,
                     part_number=attribute.external_id or None,
-                    attribute_title=attribute.display_name or None,
+                    attribute_title=(attribute.display_name or None) if named else None,
                 )
             )
         return components
@@ -208,13 +241,17 @@ class PicoCompletion(models.AbstractModel):
         one_unit = production.product_id.uom_id._compute_quantity(
             1.0, production.product_uom_id, round=False
         )
+        # One write of the order for both (each write of an order is a full pass of
+        # Odoo's MO write and its recomputations).
+        vals = {"qty_producing": production.qty_produced + one_unit}
         if lot:
-            production.lot_producing_ids = [Command.set(lot.ids)]
-        production.qty_producing = production.qty_produced + one_unit
+            vals["lot_producing_ids"] = [Command.set(lot.ids)]
+        production.write(vals)
         # What the form's "quantity producing" onchange does: components at the BOM
         # ratio, picked; the lines Pico reported serials for are redone below.
         production.set_qty_producing()
         moves = self.env["stock.move"]
+        to_pick = moves
         for consume in plan.consume:
             move = moves.browse(consume.key)
             if consume.source == completion_core.FROM_SERIALS:
@@ -232,7 +269,12 @@ class PicoCompletion(models.AbstractModel):
                 # set_qty_producing has usually set exactly this already.
                 if move.product_uom.compare(move.quantity, qty) or not move.picked:
                     move._set_quantity_done(qty)
-            move.picked = True
+            to_pick |= move
+        # One write for the lines to mark picked; set_qty_producing has picked most
+        # of them already, and writing that again would change nothing.
+        to_pick.filtered(
+            lambda move: not (move.picked and all(move.move_line_ids.mapped("picked")))
+        ).picked = True
 
     def _pico_set_component_lots(self, move, wanted):
         """Make a serialized component's move lines carry exactly Pico's lots.

@@ -478,13 +478,27 @@ class PicoEvent(models.Model):
         return (UserError, ValidationError, PayloadError)
 
     # --- Serialising work per order ----------------------------------------------
+    def _pico_attempt_found(self):
+        """What this attempt of the event has looked up, for its later steps.
+
+        The locks, the attempt's values and the handler all need the event's MO
+        (and the completion handler its unit): each is looked up once per attempt
+        and transaction. Odoo's `cr.cache` lives as long as the transaction (it is
+        cleared at commit and rollback), so when the run loop starts afresh after
+        taking the locks, the work reads them again on its fresh snapshot.
+        """
+        self.ensure_one()
+        attempts = self.env.cr.cache.setdefault("mrp_pico_mes.event_attempt", {})
+        return attempts.setdefault((self.id, self.attempts), {})
+
     def _pico_locate_production(self):
         """The MO this event is about, found without applying it (or empty)."""
-        self.ensure_one()
-        handler = self._pico_handler()
-        locate = getattr(handler, "_pico_event_production", None)
-        production = locate(self) if locate else None
-        return production or self.production_id
+        found = self._pico_attempt_found()
+        if "production" not in found:
+            handler = self._pico_handler()
+            locate = getattr(handler, "_pico_event_production", None)
+            found["production"] = (locate(self) if locate else None) or None
+        return found["production"] or self.production_id
 
     def _pico_lock_keys(self):
         """Names of what applying this event changes, for advisory locks.
@@ -502,9 +516,10 @@ class PicoEvent(models.Model):
         production = self._pico_locate_production()
         if production:
             keys.add(f"mo:{production.id}")
-        data = self.data if isinstance(self.data, dict) else {}
-        if self.event_type == inbox.DOWNTIME and data.get("workcenterCode"):
-            keys.add(f"workcenter:{backend}:{data['workcenterCode']}")
+        if self.event_type == inbox.DOWNTIME:
+            data = self.data  # a copy at each read of the field: read once
+            if isinstance(data, dict) and data.get("workcenterCode"):
+                keys.add(f"workcenter:{backend}:{data['workcenterCode']}")
         return sorted(keys)
 
     def _pico_failure_texts(self):

@@ -139,32 +139,48 @@ class PicoUnitReport(models.Model):
     @api.model
     def _pico_refresh_stale(self):
         """Rebuild the days of the units marked; return how many days (None when
-        another transaction rebuilds now: it, or the next rebuild, takes them)."""
+        another transaction rebuilds now: it, or the next rebuild, takes them).
+
+        One statement (after every queue run): the lock, the units marked, their
+        days' rows deleted and built again from the units, the marks cleared. The
+        parts of a WITH see one snapshot: the marks cleared are the marks read.
+        """
         self.env.flush_all()
         cr = self.env.cr
         cr.execute(
-            "SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 0))",
-            ["mrp_pico_mes:unit-report"],
-        )
-        if not cr.fetchone()[0]:
-            return None
-        cr.execute(
-            "SELECT id, (completed_at)::date FROM pico_work_order "
-            "WHERE report_stale AND completed_at IS NOT NULL"
-        )
-        rows = cr.fetchall()
-        if not rows:
-            return 0
-        dates = sorted({date for _id, date in rows})
-        self._pico_refresh(dates)
-        cr.execute(
             SQL(
-                "UPDATE pico_work_order SET report_stale = FALSE WHERE id IN %s",
-                tuple(unit_id for unit_id, _date in rows),
+                """
+            WITH locked AS (
+                     SELECT pg_try_advisory_xact_lock(hashtextextended(%(lock)s, 0))
+                            AS got),
+                 marked AS (
+                     SELECT u.id, (u.completed_at)::date AS date
+                       FROM pico_work_order u, locked
+                      WHERE locked.got AND u.report_stale
+                        AND u.completed_at IS NOT NULL),
+                 days AS (SELECT DISTINCT date FROM marked),
+                 cleared AS (
+                     UPDATE pico_work_order SET report_stale = FALSE
+                      WHERE id IN (SELECT id FROM marked)),
+                 deleted AS (
+                     DELETE FROM pico_unit_report
+                      WHERE date IN (SELECT date FROM days)),
+                 inserted AS (%(insert)s)
+            SELECT (SELECT got FROM locked), (SELECT count(*) FROM days)
+            """,
+                lock="mrp_pico_mes:unit-report",
+                insert=self._pico_rows_sql(
+                    SQL("(u.completed_at)::date IN (SELECT date FROM days)")
+                ),
             )
         )
-        self.env["pico.work.order"].invalidate_model(["report_stale"])
-        return len(dates)
+        got, days = cr.fetchone()
+        if not got:
+            return None
+        if days:
+            self.env["pico.work.order"].invalidate_model(["report_stale"])
+            self.invalidate_model()
+        return days
 
     @api.model
     def _pico_refresh(self, dates=None):
@@ -178,9 +194,16 @@ class PicoUnitReport(models.Model):
         )
         cr = self.env.cr
         cr.execute(SQL("DELETE FROM pico_unit_report WHERE %s", where))
-        cr.execute(
-            SQL(
-                """
+        cr.execute(self._pico_rows_sql(unit_where))
+        self.invalidate_model()
+        return True
+
+    @api.model
+    def _pico_rows_sql(self, unit_where):
+        """INSERT of the report's rows summing the built units that `unit_where`
+        (SQL on alias u, pico_work_order) selects."""
+        return SQL(
+            """
             INSERT INTO pico_unit_report (
                 date, backend_id, company_id, product_id, station, operator_id,
                 units, actual_total, standard_units, standard_total,
@@ -215,10 +238,7 @@ class PicoUnitReport(models.Model):
                       operator_id, units, actual_total, standard_units,
                       standard_total, actual_standard_total, scrapped, first_pass)
             """,
-                uid=self.env.uid,
-                now=fields.Datetime.now(),
-                unit_where=unit_where,
-            )
+            uid=self.env.uid,
+            now=fields.Datetime.now(),
+            unit_where=unit_where,
         )
-        self.invalidate_model()
-        return True

@@ -146,6 +146,8 @@ class PicoWorkOrder(models.Model):
             vals_list.append(
                 {
                     "backend_id": backend.id,
+                    # The related field's value, given: not computed row by row.
+                    "company_id": backend.company_id.id,
                     "production_id": production.id if production else False,
                     "operation_id": operation.id,
                     "operation_pico_id": operation.pico_id,
@@ -180,6 +182,8 @@ class PicoWorkOrder(models.Model):
             [
                 {
                     "backend_id": unit.backend_id.id,
+                    # The related field's value, given: not computed row by row.
+                    "company_id": unit.backend_id.company_id.id,
                     "production_id": unit.production_id.id,
                     "work_order_id": unit.id,
                     "kind": kind,
@@ -222,7 +226,8 @@ class PicoWorkOrder(models.Model):
     def _pico_find_units(
         self, backend, external_order_id, order_index=None, operation_pico_id=None
     ):
-        """Units of an order id (one index, one operation when given)."""
+        """Units of an order id (one index, one operation when given), read in the
+        same query as they are found (every caller reads them next)."""
         domain = [
             ("backend_id", "=", backend.id),
             ("external_order_id", "=", external_order_id),
@@ -231,7 +236,7 @@ class PicoWorkOrder(models.Model):
             domain.append(("order_index", "=", order_index))
         if operation_pico_id:
             domain.append(("operation_pico_id", "=", operation_pico_id))
-        return self.sudo().search(domain)
+        return self.sudo().search_fetch(domain)
 
     def _pico_mark_progress(self, started_at=None):
         """Pico reported work on the unit (a child process completed)."""
@@ -241,20 +246,6 @@ class PicoWorkOrder(models.Model):
             vals["started_at"] = started_at
         units.sudo().write(vals)
         return units
-
-    def _pico_mark_done(self, completed_at, serial=None, lot=None, started_at=None):
-        """Pico reported the unit completed."""
-        vals = {
-            "state": DONE,
-            "completed_at": completed_at,
-            "produced_serial": serial or False,
-            "produced_lot_id": lot.id if lot else False,
-            "last_error": False,
-        }
-        if started_at:
-            vals["started_at"] = started_at
-        self.sudo().write(vals)
-        return self
 
     # --- Completions ---------------------------------------------------------------
     def _pico_as_core(self):
@@ -270,25 +261,26 @@ class PicoWorkOrder(models.Model):
     def _pico_record_completion(
         self, completion, event, operator, timing, serial, lot=None
     ):
-        """Store what Pico reported on the unit and mark it done."""
+        """Store what Pico reported on the unit and mark it done, in one write."""
         self.ensure_one()
-        self._pico_mark_done(
-            odoo_datetime(completion.at),
-            serial=serial,
-            lot=lot,
-            started_at=odoo_datetime(timing.start),
-        )
-        self.sudo().write(
-            {
-                "station": completion.station or False,
-                "operator_id": operator.id,
-                # Pico's own measure only (cycleTime, an optional field): the
-                # span from start to end includes pauses and is not a cycle time.
-                "cycle_time": (completion.cycle_time_ms or 0) / 60000.0,
-                "received_at": event.received_at,
-                "completion_event_id": event.id,
-            }
-        )
+        vals = {
+            "state": DONE,
+            "completed_at": odoo_datetime(completion.at),
+            "produced_serial": serial or False,
+            "produced_lot_id": lot.id if lot else False,
+            "last_error": False,
+            "station": completion.station or False,
+            "operator_id": operator.id,
+            # Pico's own measure only (cycleTime, an optional field): the span
+            # from start to end includes pauses and is not a cycle time.
+            "cycle_time": (completion.cycle_time_ms or 0) / 60000.0,
+            "received_at": event.received_at,
+            "completion_event_id": event.id,
+        }
+        started_at = odoo_datetime(timing.start)
+        if started_at:
+            vals["started_at"] = started_at
+        self.sudo().write(vals)
 
     # --- Buttons -----------------------------------------------------------------
     def action_cancel_in_pico(self):

@@ -108,24 +108,28 @@ class PicoWorkOrder(models.Model):
         )
         return res
 
+    # The units not built yet get their values in one assignment each: an order
+    # of many units creates them all at once.
     @api.depends("state", "cycle_time", "started_at", "completed_at")
     def _compute_insight_actual(self):
-        for unit in self:
-            actual = None
-            if unit.state == "done":
-                actual = insight.actual_minutes(
-                    unit.cycle_time, unit.started_at, unit.completed_at
-                )
+        done = self.filtered(lambda unit: unit.state == "done")
+        (self - done).actual_minutes = 0.0
+        for unit in done:
+            actual = insight.actual_minutes(
+                unit.cycle_time, unit.started_at, unit.completed_at
+            )
             unit.actual_minutes = actual or 0.0
 
     # Only the state: the standard in force when the unit was built is kept.
     @api.depends("state")
     def _compute_insight_standard(self):
-        for unit in self:
-            if unit.state != "done" or not unit.production_id:
-                unit.built_product_id = unit.built_product_id or False
-                unit.standard_minutes = unit.standard_minutes or 0.0
-                continue
+        built = self.filtered(lambda unit: unit.state == "done" and unit.production_id)
+        kept = (self - built).grouped(
+            lambda unit: (unit.built_product_id, unit.standard_minutes or 0.0)
+        )
+        for (product, minutes), units in kept.items():
+            units.update({"built_product_id": product, "standard_minutes": minutes})
+        for unit in built:
             production = unit.production_id
             unit.built_product_id = production.product_id
             unit.standard_minutes = insight.standard_minutes(
@@ -157,8 +161,18 @@ class PicoWorkOrder(models.Model):
 
     @api.depends("actual_minutes", "standard_minutes")
     def _compute_insight_variance(self):
-        for unit in self:
-            actual = unit.actual_minutes or None
+        # Without an actual time there is no variance (the loop below gives the
+        # same values one unit at a time).
+        unknown = self.filtered(lambda unit: not unit.actual_minutes)
+        unknown.update(
+            {
+                "variance_minutes": 0.0,
+                "variance_pct": 0.0,
+                "slower_than_standard": False,
+            }
+        )
+        for unit in self - unknown:
+            actual = unit.actual_minutes
             diff, pct = insight.variance(actual, unit.standard_minutes)
             unit.variance_minutes = diff if actual and unit.standard_minutes else 0.0
             unit.variance_pct = pct or 0.0

@@ -42,52 +42,93 @@ class StockLot(models.Model):
         A component serial must already be known and in stock where the order
         takes its components: consuming a serial Odoo never received would hide a
         missing receipt behind a negative quant. The event fails instead, saying
-        what to fix; Retry applies it afterwards.
+        what to fix; Retry applies it afterwards. The lots and their quants are
+        read in one look-up each, then checked in the order Pico reported them.
         """
         result = {}
-        quants = self.env["stock.quant"]
+        reported = []
         for consume in plan.consume:
             if consume.source != completion_core.FROM_SERIALS:
                 continue
             move = self.env["stock.move"].browse(consume.key)
+            result.setdefault(move.id, [])
+            reported += [(move, name, qty) for name, qty in consume.lots]
+        if not reported:
+            return result
+        lots = self._pico_lots_by_name(
+            production, [(move.product_id, name) for move, name, _qty in reported]
+        )
+        quants = self._pico_quants_in_stock(
+            [
+                (move, lots.get((move.product_id.id, name)))
+                for move, name, _qty in reported
+            ]
+        )
+        for move, name, qty in reported:
             product = move.product_id
-            entries = result.setdefault(move.id, [])
-            for name, qty in consume.lots:
-                lot = self.env["stock.lot"].search(
-                    [
-                        ("product_id", "=", product.id),
-                        ("name", "=", name),
-                        ("company_id", "in", [production.company_id.id, False]),
-                    ],
-                    limit=1,
-                )
-                if not lot:
-                    raise UserError(
-                        self.env._(
-                            "Pico reports that %(product)s %(serial)s was built into "
-                            "%(order)s, but Odoo does not know that lot/serial number. "
-                            "Receive it into stock, then retry this event.",
-                            product=product.display_name,
-                            serial=name,
-                            order=production.display_name,
-                        )
+            lot = lots.get((product.id, name))
+            if not lot:
+                raise UserError(
+                    self.env._(
+                        "Pico reports that %(product)s %(serial)s was built into "
+                        "%(order)s, but Odoo does not know that lot/serial number. "
+                        "Receive it into stock, then retry this event.",
+                        product=product.display_name,
+                        serial=name,
+                        order=production.display_name,
                     )
-                here = quants.search(
-                    [
-                        ("product_id", "=", product.id),
-                        ("lot_id", "=", lot.id),
-                        ("location_id", "child_of", move.location_id.id),
-                        ("quantity", ">", 0),
-                    ],
-                    order="quantity desc",
-                    limit=1,
                 )
-                if not here and product.tracking == "serial":
-                    raise UserError(
-                        self._pico_serial_elsewhere(production, move, lot, name)
-                    )
-                entries.append((lot, qty, here))
+            here = quants.get((move.location_id.id, product.id, lot.id))
+            if here is None:
+                here = self.env["stock.quant"]
+            if not here and product.tracking == "serial":
+                raise UserError(
+                    self._pico_serial_elsewhere(production, move, lot, name)
+                )
+            result[move.id].append((lot, qty, here))
         return result
+
+    @api.model
+    def _pico_lots_by_name(self, production, products_names):
+        """{(product id, name): lot} of the order's company (or shared), the first
+        by the lots' own order for each name; read whole (the close reads them)."""
+        products = {product.id for product, _name in products_names}
+        found = self.env["stock.lot"].search_fetch(
+            [
+                ("product_id", "in", list(products)),
+                ("name", "in", list({name for _product, name in products_names})),
+                ("company_id", "in", [production.company_id.id, False]),
+            ]
+        )
+        lots = {}
+        for lot in found:
+            lots.setdefault((lot.product_id.id, lot.name), lot)
+        return lots
+
+    @api.model
+    def _pico_quants_in_stock(self, moves_lots):
+        """{(location id, product id, lot id): quant} holding the most of each lot
+        under the move's source location (one look-up per source location, read
+        whole: the close reads them)."""
+        by_location = {}
+        for move, lot in moves_lots:
+            if lot:
+                by_location.setdefault(move.location_id, []).append((move, lot))
+        quants = {}
+        for location, pairs in by_location.items():
+            found = self.env["stock.quant"].search_fetch(
+                [
+                    ("product_id", "in", list({m.product_id.id for m, _l in pairs})),
+                    ("lot_id", "in", list({lot.id for _m, lot in pairs})),
+                    ("location_id", "child_of", location.id),
+                    ("quantity", ">", 0),
+                ],
+                order="quantity desc, id",
+            )
+            for quant in found:
+                key = (location.id, quant.product_id.id, quant.lot_id.id)
+                quants.setdefault(key, quant)
+        return quants
 
     @api.model
     def _pico_serial_elsewhere(self, production, move, lot, name):
@@ -105,12 +146,13 @@ class StockLot(models.Model):
         if elsewhere:
             return self.env._(
                 "Serial %(serial)s of %(product)s is in %(location)s, not "
-                "in %(source)s where %(order)s takes its components. Move "
-                "it there, then retry this event.",
+                "in %(source_location)s where %(order)s takes its components. "
+                "Move it there, then retry this event.",
                 serial=name,
                 product=product.display_name,
                 location=elsewhere.location_id.display_name,
-                source=move.location_id.display_name,
+                # Not `source`: the name of Environment._()'s own first argument.
+                source_location=move.location_id.display_name,
                 order=production.display_name,
             )
         return self.env._(

@@ -1,6 +1,7 @@
 # Copyright 2026 The mrp_pico_mes authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-"""What keeps the cost of the work flat: backorders of big orders."""
+"""What keeps the cost of the work flat (backorders of big orders), and what the
+cheaper paths still do exactly (issue 24: processing at Odoo's own cost)."""
 
 from odoo.tests import tagged
 
@@ -9,10 +10,10 @@ from .common import PicoCase
 from .test_complete import CompletionMixin
 
 PROCESSOR = "mrp_pico_mes.ir_cron_pico_event_process"
+REPORT_LOCK = "mrp_pico_mes:unit-report"
 
 
-@tagged("post_install", "-at_install", "pico_cost")
-class TestBigOrderBackorders(CompletionMixin, PicoCase):
+class CostMixin(CompletionMixin):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
@@ -31,20 +32,27 @@ class TestBigOrderBackorders(CompletionMixin, PicoCase):
         self.env.invalidate_all()
         return count
 
-    def _complete(self, production, index, serial, motor, fc):
+    def _store(self, production, index, serial, motor, fc, **extra):
+        """Store Pico's completion of one unit of `production`; return the event."""
         completion = self.simulator.complete_order(
             self._external_id(production),
             index,
             operationId="op-drone",
-            **self._completion_fields(serial, motor, fc),
+            **self._completion_fields(serial, motor, fc, **extra),
         )
-        self.post_completion(completion)
-        self.assertEqual(self._process(), 1)
-
-    def post_completion(self, completion):
         body = self._webhook_body(completion)
         intake = inbox.intake(inbox.COMPLETION, body, self.backend.id)
-        self.env["pico.event"].sudo()._pico_store(self.backend, intake, "webhook")
+        event, _created = (
+            self.env["pico.event"].sudo()._pico_store(self.backend, intake, "webhook")
+        )
+        return event
+
+
+@tagged("post_install", "-at_install", "pico_cost")
+class TestBigOrderBackorders(CostMixin, PicoCase):
+    def _complete(self, production, index, serial, motor, fc):
+        self._store(production, index, serial, motor, fc)
+        self.assertEqual(self._process(), 1)
 
     def test_backorders_get_no_line_per_serial_and_still_produce(self):
         """Each completion splits the rest off without one move line per unit."""
@@ -74,3 +82,152 @@ class TestBigOrderBackorders(CompletionMixin, PicoCase):
         for lot in group.lot_producing_ids:
             self.assertEqual(self._on_hand(self.drone, lot), 1)
         self.assertEqual(self._on_hand(self.drone), 3)
+
+
+@tagged("post_install", "-at_install", "pico_cost", "pico_scale")
+class TestSameEffectsCheaper(CostMixin, PicoCase):
+    """The processing and the confirm cost less (issue 24) and do the same."""
+
+    def test_a_refused_count_names_the_line_and_its_consumed_serial(self):
+        """The names of a refusal are looked up for it alone, and still there."""
+        production = self._mo()
+        serials = [
+            {"externalId": "MOTOR-220", "value": "M-1"},
+            {"externalId": "MOTOR-220", "value": "M-2"},
+            {"externalId": "FC-330", "value": "F-1"},
+        ]
+        event = self._store(
+            production, 0, "DR-4001", "M-1", "F-1", consumedSerials=serials
+        )
+        self._process()
+        self.assertEqual(event.state, "failed")
+        attribute = self._attribute(self._operation("op-drone"), "attr-motor")
+        self.assertIn(
+            f"Component {self.motor.display_name} needs 1 serial number(s) per "
+            f"build, but Pico reported 2 for consumed serial "
+            f"{attribute.display_name}.",
+            event.error,
+        )
+        self.assertEqual(production.state, "confirmed")
+
+    def test_the_first_reported_serial_at_fault_is_the_one_named(self):
+        """Serials are checked in Pico's order, whatever the look-ups' order."""
+        quarantine = self.env["stock.location"].create(
+            {
+                "name": "Quarantine",
+                "usage": "internal",
+                "location_id": self.stock.location_id.id,
+            }
+        )
+        quants = self.env["stock.quant"]
+        motor = self.lots["M-1"]
+        quants._update_available_quantity(self.motor, self.stock, -1, lot_id=motor)
+        quants._update_available_quantity(self.motor, quarantine, 1, lot_id=motor)
+        production = self._mo()
+        event = self._store(production, 0, "DR-4002", "M-1", "F-99")
+        self._process()
+        self.assertEqual(event.state, "failed")
+        self.assertIn(f"is in {quarantine.display_name}", event.error)
+        self.assertIn("M-1", event.error)
+        self.assertNotIn("F-99", event.error)
+        # Back in stock: the next serial at fault is the unknown controller.
+        quants._update_available_quantity(self.motor, quarantine, -1, lot_id=motor)
+        quants._update_available_quantity(self.motor, self.stock, 1, lot_id=motor)
+        event.action_retry()
+        self._process()
+        self.assertEqual(event.state, "failed")
+        self.assertIn("does not know that lot/serial number", event.error)
+        self.assertIn("F-99", event.error)
+        controller = self._put_in_stock(self.fc, lot_names=["F-99"])["F-99"]
+        event.action_retry()
+        self._process()
+        self.assertEqual(event.state, "done", event.error)
+        self.assertEqual(
+            (self._on_hand(self.motor, motor), self._on_hand(self.fc, controller)),
+            (0, 0),
+        )
+        self.assertEqual(self._on_hand(self.drone), 1)
+
+    def test_a_completion_marks_the_order_and_its_report_day(self):
+        """The event names its order, the unit is recorded, the day is counted."""
+        production = self._mo()
+        event = self._store(production, 0, "DR-4003", "M-1", "F-1")
+        self.assertEqual(self._process(), 1)
+        self.assertEqual(event.state, "done", event.error)
+        self.assertEqual(event.production_id, production)
+        unit = production.pico_work_order_ids
+        self.assertEqual(
+            (unit.state, unit.produced_serial, unit.station, unit.cycle_time),
+            ("done", "DR-4003", "Line 1 / St 3", 10.0),
+        )
+        self.assertEqual(unit.operator_id.name, "Dana Ruiz")
+        self.assertEqual(unit.completion_event_id, event)
+        self.assertEqual(str(unit.started_at), "2026-11-22 09:50:00")
+        self.assertFalse(unit.report_stale)
+        row = self.env["pico.unit.report"].search([("product_id", "=", self.drone.id)])
+        self.assertEqual((row.units, row.actual_minutes), (1, 10.0))
+        self.assertTrue(
+            any(
+                "Pico built unit" in body
+                for body in production.message_ids.mapped("body")
+            )
+        )
+
+    def test_a_confirm_queues_each_unit_in_the_backends_company(self):
+        """Units and their saves: one each, numbered, of the backend's company."""
+        production = self.env["mrp.production"].create(
+            {"product_id": self.drone.id, "bom_id": self.bom.id, "product_qty": 3}
+        )
+        production.action_confirm()
+        units = production.pico_work_order_ids.sorted("order_index")
+        self.assertEqual(units.mapped("order_index"), [0, 1, 2])
+        self.assertEqual(units.company_id, self.backend.company_id)
+        saves = units.exchange_ids
+        self.assertEqual(len(saves), 3)
+        self.assertEqual(saves.company_id, self.backend.company_id)
+        self.assertEqual(saves.work_order_id, units)
+        # Not built yet: no figures.
+        self.assertEqual(
+            {
+                (
+                    bool(unit.built_product_id),
+                    unit.actual_minutes,
+                    unit.standard_minutes,
+                    unit.variance_pct,
+                    unit.slower_than_standard,
+                    unit.scrapped,
+                    unit.first_pass_yield,
+                )
+                for unit in units
+            },
+            {(False, 0.0, 0.0, 0.0, False, False, 0.0)},
+        )
+
+
+@tagged("post_install", "-at_install", "pico_cost", "pico_scale")
+class TestReportRebuiltElsewhere(CostMixin, PicoCase):
+    """A class of its own: a rebuild's lock lasts until its transaction ends, and
+    the tests of a class share one (each rolls back to a savepoint)."""
+
+    def test_a_rebuild_at_work_elsewhere_leaves_the_marks_for_the_next(self):
+        """While another transaction rebuilds the report, the days stay marked."""
+        production = self._mo()
+        self._store(production, 0, "DR-4004", "M-1", "F-1")
+        report = self.env["pico.unit.report"].sudo()
+        with self.registry.cursor() as other:
+            other.execute(
+                "SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 0))",
+                [REPORT_LOCK],
+            )
+            self.assertTrue(other.fetchone()[0], "no rebuild ran in this class yet")
+            self.assertEqual(self._process(), 1)
+            unit = production.pico_work_order_ids
+            self.assertEqual(unit.state, "done")
+            self.assertTrue(unit.report_stale)
+            self.assertIsNone(report._pico_refresh_stale())
+            self.assertFalse(report.search([("product_id", "=", self.drone.id)]))
+        self.assertEqual(report._pico_refresh_stale(), 1)
+        unit.invalidate_recordset()
+        self.assertFalse(unit.report_stale)
+        row = report.search([("product_id", "=", self.drone.id)])
+        self.assertEqual((row.units, row.actual_minutes), (1, 10.0))
