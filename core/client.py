@@ -376,6 +376,11 @@ class PicoClient:
             optional_operation_ids=optional_operation_ids,
             secondary_external_order_id=secondary_external_order_id,
         )
+        return self.save(order)
+
+    def save(self, order):
+        """Send one OperationOrderSaveInput (from `features.save_input`); return
+        Pico's message."""
         data = self.execute(documents.SAVE_ORDER_MUTATION, {"input": order})
         return self._redact(str(_field(_field(data, "operationOrderSave"), "message")))
 

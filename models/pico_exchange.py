@@ -313,14 +313,7 @@ class PicoExchange(models.Model):
         return self._pico_calls()[self.kind](client)
 
     def _pico_call_save(self, client):
-        payload = json.loads(self.request)
-        return client.save_order(
-            payload["operationId"],
-            payload["externalOrderId"],
-            payload.get("orderIndex"),
-            reserved_serial=payload.get("reservedSerialNumber"),
-            optional_operation_ids=payload.get("selectOptionalOperationIds"),
-        )
+        return client.save(self._pico_save_input(client))
 
     def _pico_call_cancel(self, client):
         payload = json.loads(self.request)
