@@ -289,7 +289,7 @@ def _apply_completion(env, backend, body, production, who):
         backend, intake, "webhook", payload=json.dumps(body)
     )
     env.cr.commit()
-    result = _timed(env, lambda: events._process_events(ids=event.ids))
+    result = _timed(env, lambda: events._pico_run(ids=event.ids))
     event.invalidate_recordset()
     production.invalidate_recordset()
     if event.state != "done" or production.state != "done":

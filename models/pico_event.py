@@ -350,11 +350,6 @@ class PicoEvent(models.Model):
         return self._pico_cron_run(deadline=time.monotonic() + seconds)
 
     @api.model
-    def _process_events(self, ids=None, limit=None, commit=None, deadline=None):
-        """Apply due events (all, or among `ids`); return how many were processed."""
-        return self._pico_run(ids=ids, limit=limit, commit=commit, deadline=deadline)
-
-    @api.model
     def _pico_due_states(self):
         return inbox.DUE_STATES
 

@@ -162,11 +162,6 @@ class PicoExchange(models.Model):
         return self._pico_cron_run(deadline=time.monotonic() + seconds)
 
     @api.model
-    def _send_due(self, ids=None, limit=None, commit=None):
-        """Deliver due exchanges (all, or among `ids`); return how many were tried."""
-        return self._pico_run(ids=ids, limit=limit, commit=commit)
-
-    @api.model
     def _pico_before_run(self, commit):
         try:
             self._pico_sweep_stuck()

@@ -169,12 +169,12 @@ class PicoFixtures:
         if confirm:
             production.action_confirm()
             if send:
-                self.env["pico.exchange"].sudo()._send_due()
+                self.env["pico.exchange"].sudo()._pico_run()
         return production
 
     def process_events(self):
         """Run the inbox processor once; return how many events it applied."""
-        count = self.env["pico.event"]._process_events()
+        count = self.env["pico.event"]._pico_run()
         self.env.invalidate_all()
         return count
 

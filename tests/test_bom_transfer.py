@@ -115,7 +115,7 @@ class TransferMixin:
     def _send(self, bom, user=None):
         bom.with_user(user or self.manager).action_pico_transfer()
         exchange = bom.pico_transfer_exchange_id
-        self.env["pico.exchange"].sudo()._send_due(ids=exchange.ids)
+        self.env["pico.exchange"].sudo()._pico_run(ids=exchange.ids)
         self.env.invalidate_all()
         return exchange
 
@@ -149,7 +149,7 @@ class TestBomTransfer(TransferMixin, PicoCase):
         self.assertEqual(exchange.kind, "bom_transfer")
         self.assertEqual(exchange.bom_id, bom)
         self.assertFalse(self._sent_documents())
-        self.env["pico.exchange"].sudo()._send_due(ids=exchange.ids)
+        self.env["pico.exchange"].sudo()._pico_run(ids=exchange.ids)
         self.assertEqual(exchange.state, "done", exchange.error)
 
         sent = self._sent_documents()
@@ -287,7 +287,7 @@ class TestBomTransfer(TransferMixin, PicoCase):
         self.assertEqual(bom.pico_transfer_state, "retry_wait")
         self.assertIn("503", bom.pico_transfer_error)
         exchange.sudo().next_attempt_at = fields.Datetime.now() - timedelta(seconds=1)
-        self.env["pico.exchange"].sudo()._send_due(ids=exchange.ids)
+        self.env["pico.exchange"].sudo()._pico_run(ids=exchange.ids)
         self.assertEqual(bom.pico_transfer_state, "done", exchange.error)
         self.assertEqual(exchange.attempts, 2)
 
@@ -302,7 +302,7 @@ class TestBomTransfer(TransferMixin, PicoCase):
             bom.with_user(self.user).action_pico_transfer_retry()
         bom.with_user(self.manager).action_pico_transfer_retry()
         self.assertEqual(exchange.state, "pending")
-        self.env["pico.exchange"].sudo()._send_due(ids=exchange.ids)
+        self.env["pico.exchange"].sudo()._pico_run(ids=exchange.ids)
         self.assertEqual(bom.pico_transfer_state, "done", exchange.error)
 
     def test_round_trip_by_catalogue_sync(self):
@@ -335,7 +335,7 @@ class TestBomTransfer(TransferMixin, PicoCase):
             {"product_id": self.rover.id, "bom_id": bom.id, "product_qty": 1}
         )
         production.action_confirm()
-        self.env["pico.exchange"].sudo()._send_due()
+        self.env["pico.exchange"].sudo()._pico_run()
         orders = self.simulator.orders()
         self.assertEqual([o["operationId"] for o in orders], ["rover_7_b"])
         self.assertTrue(orders[0]["externalOrderId"].startswith(production.name))
@@ -438,7 +438,7 @@ class TestBomTransferWebhook(TransferMixin, PicoHttpCase):
         with self.allow_requests(all_requests=True):
             self.simulator.deploy_product(bom.pico_transfer_product_id)
             self.assertTrue(self.simulator.wait_idle(timeout=10))
-        self.env["pico.event"]._process_events()
+        self.env["pico.event"]._pico_run()
         self.env.invalidate_all()
         self.assertEqual(bom.pico_operation_id.pico_id, "rover_7_b")
         self.assertEqual(

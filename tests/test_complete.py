@@ -716,7 +716,7 @@ class TestConcurrentProcessors(TransactionCase):
                 env = api.Environment(cr, SUPERUSER_ID, {})
                 barrier.wait(timeout=30)
                 counts.append(
-                    env["pico.event"]._process_events(ids=event_ids, commit=True)
+                    env["pico.event"]._pico_run(ids=event_ids, commit=True)
                 )
         except Exception as exc:  # noqa: BLE001 - reported by the test thread
             errors.append(exc)
@@ -762,7 +762,7 @@ class TestConcurrentProcessors(TransactionCase):
                     break
                 time.sleep(0.5)
                 with mute_logger("odoo.sql_db"):
-                    env["pico.event"]._process_events(ids=event_ids, commit=True)
+                    env["pico.event"]._pico_run(ids=event_ids, commit=True)
             env.invalidate_all()
             self.assertEqual(
                 events.mapped("state"),

@@ -181,7 +181,7 @@ class ContractMixin(CompletionMixin):
         """Cancelling the MO cancels its unstarted units in Pico."""
         production = self.make_mo(qty=2)
         production.action_cancel()
-        self.env["pico.exchange"].sudo()._send_due()
+        self.env["pico.exchange"].sudo()._pico_run()
         self.assertEqual(
             [order["state"] for order in self.simulator.orders()], ["canceled"] * 2
         )

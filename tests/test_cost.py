@@ -24,11 +24,11 @@ class CostMixin(CompletionMixin):
             {"product_id": self.drone.id, "bom_id": self.bom.id, "product_qty": qty}
         )
         production.action_confirm()
-        self.env["pico.exchange"].sudo()._send_due()
+        self.env["pico.exchange"].sudo()._pico_run()
         return production
 
     def _process(self):
-        count = self.env["pico.event"]._process_events()
+        count = self.env["pico.event"]._pico_run()
         self.env.invalidate_all()
         return count
 

@@ -90,7 +90,7 @@ class TestMqttSubscriber(BrokerMixin, PicoHttpCase):
         return self.env["pico.event"].search(domain)
 
     def process(self):
-        self.env["pico.event"]._process_events()
+        self.env["pico.event"]._pico_run()
         self.env.invalidate_all()
 
     def make_production(self, qty=1):
@@ -235,7 +235,7 @@ class TestMqttSubscriber(BrokerMixin, PicoHttpCase):
         # Acknowledged: the broker does not offer them again, and the processor
         # leaves them alone.
         self.assertEqual(self.drain().received, 0)
-        self.assertEqual(self.env["pico.event"]._process_events(), 0)
+        self.assertEqual(self.env["pico.event"]._pico_run(), 0)
         # The same bytes again are the same refused event.
         publish(self.broker, f"{PREFIX}/scrap", [b"{not json"])
         self.drain(expect=1)

@@ -80,7 +80,7 @@ class TestOrderBatch(JobsMixin, PicoCase):
         )
 
     def _send(self):
-        return self.env["pico.exchange"].sudo()._send_due()
+        return self.env["pico.exchange"].sudo()._pico_run()
 
     def _saves(self):
         """The save documents Pico received, as the number of orders in each."""

@@ -95,7 +95,7 @@ class TestPush(PicoCase):
 
     def _send(self):
         """Run the sender as the cron would (without its commits)."""
-        return self.env["pico.exchange"].sudo()._send_due()
+        return self.env["pico.exchange"].sudo()._pico_run()
 
     def _orders(self, state=None):
         """The simulator's orders, by index."""

@@ -115,7 +115,7 @@ class TestExecutors(JobsMixin, CompletionMixin, PicoCase):
         self.assertTrue(self._triggers("mrp_pico_mes.ir_cron_pico_exchange_send"))
         self._need_queue_job()
         self.assertFalse(self._jobs(exchanges), "no job on the scheduler")
-        self.env["pico.exchange"]._send_due()
+        self.env["pico.exchange"]._pico_run()
         self.assertEqual(exchanges.mapped("state"), ["done"])
 
         self.backend.executor = "queue_job"
@@ -154,7 +154,7 @@ class TestExecutors(JobsMixin, CompletionMixin, PicoCase):
         self.simulator.set_faults(fail_next=1, error_status=503)
         self._mo()
         cron_row = self.env["pico.exchange"].search([], limit=1, order="id desc")
-        self.env["pico.exchange"]._send_due()
+        self.env["pico.exchange"]._pico_run()
         self.assertEqual(cron_row.state, "retry_wait")
         self.assertIn(
             cron_row.next_attempt_at,
@@ -188,7 +188,7 @@ class TestExecutors(JobsMixin, CompletionMixin, PicoCase):
         self._need_queue_job()
         self.backend.executor = "queue_job"
         production = self._mo(qty=2)
-        self.env["pico.exchange"]._send_due()
+        self.env["pico.exchange"]._pico_run()
         first = self._store_completion(production, 0, "DR-Q1", "M-1", "F-1")
         second = self._store_completion(production, 1, "DR-Q2", "M-2", "F-2")
         first_job, second_job = self._jobs(first), self._jobs(second)
@@ -214,7 +214,7 @@ class TestExecutors(JobsMixin, CompletionMixin, PicoCase):
         self._need_queue_job()
         self.backend.executor = "queue_job"
         production = self._mo()
-        self.env["pico.exchange"]._send_due()
+        self.env["pico.exchange"]._pico_run()
         event = self._store_completion(production, 0, "DR-K1", "M-1", "F-1")
         intake = inbox.intake(inbox.COMPLETION, event.data, self.backend.id)
         again, created = self.env["pico.event"]._pico_store(
@@ -242,7 +242,7 @@ class TestExecutors(JobsMixin, CompletionMixin, PicoCase):
         self._need_queue_job()
         self.backend.executor = "queue_job"
         production = self._mo()
-        self.env["pico.exchange"]._send_due()
+        self.env["pico.exchange"]._pico_run()
         event = self._store_completion(production, 0, "DR-O1", "M-1", "F-1")
         self._jobs(event).unlink()
         self.assertEqual(self.env["pico.event"]._cron_process_events(), 0)

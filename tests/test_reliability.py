@@ -77,7 +77,7 @@ class CommittedMixin:
             env.invalidate_all()
             if all(event.state == "done" for event in events):
                 break
-            env["pico.event"]._process_events(ids=event_ids, commit=True)
+            env["pico.event"]._pico_run(ids=event_ids, commit=True)
             time.sleep(0.2)
         env.invalidate_all()
         return events
@@ -96,7 +96,7 @@ class TestRaces(CommittedMixin, TransactionCase):
         counts = []
 
         def process(env):
-            counts.append(env["pico.event"]._process_events(ids=event_ids, commit=True))
+            counts.append(env["pico.event"]._pico_run(ids=event_ids, commit=True))
 
         with self.assertNoLogs("odoo", level="WARNING"):
             errors = self._in_threads([process, process])
@@ -264,7 +264,7 @@ class TestRaces(CommittedMixin, TransactionCase):
             return create(model, vals)
 
         def process(env):
-            env["pico.event"]._process_events(ids=event_ids, commit=True)
+            env["pico.event"]._pico_run(ids=event_ids, commit=True)
 
         with (
             patch.object(productivity, "create", slow_create),
@@ -367,7 +367,7 @@ class TestRaces(CommittedMixin, TransactionCase):
         ):
             env = api.Environment(cr, SUPERUSER_ID, {"tracking_disable": True})
             # As the cron runs it, committing after each event.
-            applied = env["pico.event"]._process_events(commit=True)
+            applied = env["pico.event"]._pico_run(commit=True)
             self.assertEqual(applied, len(ids["events"]))
             events = env["pico.event"].browse(ids["events"])
             self.assertEqual(set(events.mapped("state")), {"done"})
@@ -502,7 +502,7 @@ class TestRestartAndFailures(TransactionCase):
         event, _created = self.env["pico.event"]._pico_store(
             self.backend, intake, "mqtt"
         )
-        event._process_events(ids=event.ids, commit=False)
+        event._pico_run(ids=event.ids, commit=False)
         self.assertEqual(event.state, "failed")
         self.assertIn("NO-SUCH-PART", event.error)
         self.assertEqual(event.production_id, production)

@@ -158,7 +158,7 @@ class TestSecretsStayHome(PicoCase):
                 }
             ]
         )
-        self.env["pico.exchange"]._send_due(commit=False)
+        self.env["pico.exchange"]._pico_run(commit=False)
 
     def test_manager_endpoint_change_never_sends_the_token(self):
         """A manager points the endpoint at a listener: it never gets the token."""

@@ -62,7 +62,7 @@ class TourCase(PicoHttpCase):
         self.env.invalidate_all()
 
     def send_due(self):
-        self.env["pico.exchange"].sudo()._send_due()
+        self.env["pico.exchange"].sudo()._pico_run()
         self.env.invalidate_all()
 
 
