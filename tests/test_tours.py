@@ -176,7 +176,9 @@ class TestProductionTours(MappedDroneTour):
         self.assertEqual(production.lot_producing_ids.name, "DRN-TOUR-1")
 
     def _failed_exchange(self):
-        """An order whose first unit Pico refused (HTTP 400)."""
+        """An order whose first unit Pico refused (HTTP 400, one unit per
+        request: a 400 to a batch would send both again alone)."""
+        self.backend.order_batch_size = 1
         self.simulator.set_faults(fail_next=1, error_status=400)
         production = self.make_mo(qty=2)
         exchanges = production.pico_work_order_ids.exchange_ids
