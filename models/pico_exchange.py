@@ -118,7 +118,6 @@ class PicoExchange(models.Model):
         batched = self.filtered(
             lambda row: row._pico_saves_lane()
             and row.backend_id.executor == "queue_job"
-            and row.backend_id._pico_order_batch_size() > 1
         )
         if not batched or not self._pico_queue_job_available():
             return super()._pico_dispatch(at)
@@ -204,8 +203,14 @@ class PicoExchange(models.Model):
         """Whether this row's lane on the job engine is its order's saves: they
         go in batches, one job after the other (two jobs sending saves of one MO
         at once would both write its units and its Pico state, and one of them
-        would have to start again)."""
-        return self.kind == outbox.SAVE and bool(self.production_id)
+        would have to start again). Only while the backend batches: one save
+        per request keeps one lane per Pico key, so those jobs still run side
+        by side instead of waiting for each other's lane."""
+        return (
+            self.kind == outbox.SAVE
+            and bool(self.production_id)
+            and self.backend_id._pico_order_batch_size() > 1
+        )
 
     def _pico_lane_keys(self):
         if self._pico_saves_lane():
