@@ -9,7 +9,7 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
-from ..core import inbox, keys
+from ..core import inbox, keys, races
 from ..core.errors import PayloadError
 from .pico_queue import TRANSIENT_DB_ERRORS
 
@@ -360,7 +360,10 @@ class PicoEvent(models.Model):
         if commit:
             self.env.cr.commit()  # pylint: disable=invalid-commit
         try:
-            with self.env.cr.savepoint():
+            with (
+                races.retried_races("Pico units report rebuild"),
+                self.env.cr.savepoint(),
+            ):
                 self.env["pico.unit.report"].sudo()._pico_refresh_stale()
         except TRANSIENT_DB_ERRORS as exc:
             # A unit changed meanwhile: it stays marked for the next rebuild.

@@ -13,6 +13,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.modules import module as odoo_module
 from odoo.tools import SQL, config
 
+from ..core import races
 from ..core.claim import claim_one
 
 _logger = logging.getLogger(__name__)
@@ -35,6 +36,9 @@ TRANSIENT_DB_ERRORS = (
     pg_errors.DeadlockDetected,
     pg_errors.LockNotAvailable,
 )
+# The database layer's ERROR line of a race lost while a queue works a row (and
+# retries it) becomes an INFO line (core/races.py).
+races.install("odoo.sql_db", TRANSIENT_DB_ERRORS)
 
 
 def commit_default():
@@ -444,7 +448,17 @@ class PicoQueue(models.AbstractModel):
 
     def _pico_run_one(self, resources, commit, in_job):
         """Lock what these claimed rows change, work them, follow up; False when
-        another worker holds those records (the rows are left to it)."""
+        another worker holds those records (the rows are left to it).
+
+        A race lost on the way is worked again on fresh data (the scheduler's
+        run, or the job engine's retry): its refused statement is logged as INFO
+        about these rows, not as an ERROR (core/races.py).
+        """
+        with races.retried_races(f"{self._description} {self.ids}"):
+            return self._pico_run_locked(resources, commit, in_job)
+
+    def _pico_run_locked(self, resources, commit, in_job):
+        """`_pico_run_one`'s work: the locks, the work, the follow-up."""
         keys = self._pico_lock_keys()
         if not self._pico_try_locks(keys, session=commit):
             if in_job:

@@ -7,9 +7,12 @@ The job-engine tests need the module queue_job installed in the test database
 it they skip, and the tests of the scheduler and of the refused choice still run.
 """
 
+import logging
 import threading
 import time
 from unittest.mock import patch
+
+from psycopg2 import errors as pg_errors
 
 from odoo import SUPERUSER_ID, api
 from odoo.exceptions import ValidationError
@@ -321,6 +324,119 @@ class TestParallelAndFailover(JobsMixin, CommittedMixin, TransactionCase):
                 ["mrp_pico_mes:pico.event:%"],
             )
             cr.commit()  # pylint: disable=invalid-commit
+
+    def _interfering(self, part_id):
+        """A patch of the completion handler: just before it applies the event,
+        another transaction consumes from the component's quants and commits (a
+        worker that built another order of the same product a moment earlier),
+        so Odoo's own quant statement then meets a row changed since the
+        worker's snapshot."""
+        handler_class = type(self.env["pico.completion"])
+        original = handler_class._pico_handle_event
+        registry = self.registry
+
+        def handle(handler, event):
+            with registry.cursor() as other:
+                other.execute(
+                    "UPDATE stock_quant SET quantity = quantity WHERE product_id = %s",
+                    [part_id],
+                )
+            return original(handler, event)
+
+        return patch.object(handler_class, "_pico_handle_event", handle)
+
+    def _part_quantity(self, ids):
+        with self.registry.cursor() as cr:
+            cr.execute(
+                "SELECT sum(quantity) FROM stock_quant WHERE product_id = %s "
+                "AND location_id = %s",
+                [ids["products"][1], ids["stock"]],
+            )
+            return cr.fetchone()[0]
+
+    def test_a_lost_stock_race_is_info_and_retried_on_both_executors(self):
+        """A race lost on shared component stock while a worker applies an event
+        (scheduler run, then job engine): no ERROR line from Odoo's database
+        layer, one INFO line naming the event and the statement, the event
+        retried and applied once. The same refused statement outside a queue's
+        work still logs its ERROR."""
+        ids = self._committed()
+        part_id = ids["products"][1]
+        first, second = ids["events"]
+        self.assertEqual(self._part_quantity(ids), 100)
+
+        def run_until_done(event_id, runner):
+            cr, env = self._session()
+            with cr:
+                event = env["pico.event"].browse(event_id)
+                event.write({"next_attempt_at": False})
+                cr.commit()  # pylint: disable=invalid-commit
+                runner(event)
+                cr.commit()  # pylint: disable=invalid-commit
+                return event.state, event.attempts
+
+        # A number: Odoo names its level 25 "INFO" too (odoo/netsvc.py).
+        races_logger = "odoo.addons.mrp_pico_mes.core.races"
+        # Scheduler: the race is an attempt recorded as lost, retried later.
+        with (
+            self.assertNoLogs("odoo.sql_db", level="ERROR"),
+            self.assertLogs(races_logger, level=logging.INFO) as logs,
+            self._interfering(part_id),
+        ):
+            state, attempts = run_until_done(
+                first, lambda e: e._pico_run(ids=e.ids, commit=True)
+            )
+        self.assertEqual((state, attempts), ("received", 1))
+        self.assertIn(f"Pico MES Event [{first}]", logs.output[0])
+        self.assertIn("lost a race", logs.output[0])
+        self.assertIn("stock_quant", logs.output[0])
+        state, _attempts = run_until_done(
+            first, lambda e: e._pico_run(ids=e.ids, commit=True)
+        )
+        self.assertEqual(state, "done")
+        self.assertEqual(self._part_quantity(ids), 98)
+
+        # Job engine: the job goes back to the engine, the row keeps its attempts.
+        if "queue.job" in self.env:
+            from odoo.addons.queue_job.exception import RetryableJobError
+
+            def job(event):
+                with self.assertRaises(RetryableJobError):
+                    event._pico_job_run()
+
+            with (
+                self.assertNoLogs("odoo.sql_db", level="ERROR"),
+                self.assertLogs(races_logger, level=logging.INFO) as logs,
+                self._interfering(part_id),
+            ):
+                state, attempts = run_until_done(second, job)
+            self.assertEqual((state, attempts), ("received", 0))
+            self.assertIn(f"Pico MES Event [{second}]", logs.output[0])
+            state, _attempts = run_until_done(second, lambda e: e._pico_job_run())
+        else:
+            state, _attempts = run_until_done(
+                second, lambda e: e._pico_run(ids=e.ids, commit=True)
+            )
+        self.assertEqual(state, "done")
+        self.assertEqual(self._part_quantity(ids), 96)
+
+        # Outside a queue's work the same refusal is an ERROR, as Odoo logs it.
+        reader, _env = self._session()
+        writer, _env = self._session()
+        with reader, writer, self.assertLogs("odoo.sql_db", level="ERROR"):
+            reader.execute("SELECT 1")
+            writer.execute(
+                "UPDATE stock_quant SET quantity = quantity WHERE product_id = %s",
+                [part_id],
+            )
+            writer.commit()  # pylint: disable=invalid-commit
+            with self.assertRaises(pg_errors.SerializationFailure):
+                reader.execute(
+                    "SELECT id FROM stock_quant WHERE product_id = %s "
+                    "FOR NO KEY UPDATE",
+                    [part_id],
+                )
+            reader.rollback()
 
     def test_a_busy_lane_sends_the_job_back(self):
         """While another worker holds an order's lane, its job goes back to the

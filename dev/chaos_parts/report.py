@@ -17,6 +17,8 @@ PROVOKED_WINDOW = 45
 LINE_RE = re.compile(
     r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),\d+ \d+ (ERROR|CRITICAL) (\S+) (\S+): (.*)"
 )
+# The INFO line of a race a queue lost and retried (core/races.py): its statement.
+RACE_RE = re.compile(r" INFO \S+ \S+races: .*lost a race.*?\): (.*)")
 
 
 class Report:
@@ -74,6 +76,11 @@ class Report:
         print("\nChecks:")
         for name, ok, detail in checks:
             print(f"  [{'ok' if ok else 'FAIL'}] {name}: {detail}")
+        races = self.race_lines()
+        print(
+            f"\nRaces lost and retried (INFO, core/races.py): {sum(races.values())}"
+            + "".join(f"\n  {n:4d}  {what}" for what, n in races.most_common())
+        )
         print("\nERROR lines of both servers, by cause:")
         if not errors:
             print("  none")
@@ -198,6 +205,21 @@ class Report:
             {"provoked_by": k[0], "cause": k[1], "count": n, "example": examples[k]}
             for k, n in groups.most_common()
         ]
+        return groups
+
+    def race_lines(self):
+        """Races the queues lost and retried (INFO lines), by table the refused
+        statement named first."""
+        groups = collections.Counter()
+        for node in self.chaos.nodes:
+            try:
+                text = node.log.read_text(errors="replace")
+            except OSError:
+                continue
+            for match in RACE_RE.finditer(text):
+                table = re.search(r'(?:FROM|UPDATE|INTO) "?(\w+)', match.group(1))
+                groups[table.group(1) if table else match.group(1)[:60]] += 1
+        self.results["races_retried"] = dict(groups)
         return groups
 
     def provoked_by(self, moment):
