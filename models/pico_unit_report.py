@@ -3,6 +3,11 @@
 from odoo import api, fields, models
 from odoo.tools import SQL
 
+from ..core import races
+
+# Seconds the job engine waits before it rebuilds the days marked (one rebuild
+# for the completions of those seconds).
+REFRESH_JOB_DELAY = 5
 # Ratio measures: computed from the sums of the rows grouped, never averaged
 # averages (a day of one unit weighs one unit, not one day).
 RATIOS = {
@@ -117,10 +122,14 @@ class PicoUnitReport(models.Model):
     @api.model
     def _pico_refresh_job(self):
         """One job of the job engine that rebuilds the days marked (none while
-        one waits)."""
+        one waits), due a few seconds from now: the completions of a burst are
+        rebuilt together. A rebuild per completion rebuilt the whole day after
+        every unit and took every other turn of the inbox's jobs (the drain of
+        stored completions ran at half speed with one job worker)."""
         if "queue.job" not in self.env:
             return
         self.sudo().with_delay(
+            eta=REFRESH_JOB_DELAY,
             channel="root.pico_inbox",
             identity_key="mrp_pico_mes:pico.unit.report",
             description=self.env._("Pico MES: rebuild the units report"),
@@ -132,7 +141,11 @@ class PicoUnitReport(models.Model):
         job back to the engine a moment later."""
         from odoo.addons.queue_job.exception import RetryableJobError
 
-        if self._pico_refresh_stale() is None:
+        # A race lost to a unit's write sends the job back too (the engine
+        # retries serialization failures): INFO, not ERROR (core/races.py).
+        with races.retried_races("Pico units report rebuild"):
+            rebuilt = self._pico_refresh_stale()
+        if rebuilt is None:
             raise RetryableJobError("another rebuild is at work", seconds=2)
         return True
 
