@@ -3,6 +3,8 @@
 """What keeps the cost of the work flat (backorders of big orders), and what the
 cheaper paths still do exactly (issue 24: processing at Odoo's own cost)."""
 
+import markupsafe
+
 from odoo.tests import tagged
 from odoo.tools import SQL
 
@@ -178,6 +180,36 @@ class TestSameEffectsCheaper(CostMixin, PicoCase):
                 for body in production.message_ids.mapped("body")
             )
         )
+
+    def test_the_report_is_the_body_of_odoos_done_message(self):
+        """With Odoo's tracking on, what Pico reported is the body of the MO's
+        "MO Done" message (one chatter entry per unit built), not a note apart."""
+        context = dict(self.env.context)
+        context.pop("tracking_disable", None)
+        env = self.env(context=context)
+        production = self._mo().with_env(env)
+        event = self._store(production, 0, "DR-4006", "M-1", "F-1")
+        before = production.message_ids
+        self.assertEqual(env["pico.event"]._pico_run(), 1)
+        # What the commit does: Odoo's tracking posts its messages.
+        env.flush_all()
+        env.cr.precommit.run()
+        production.invalidate_recordset()
+        self.assertEqual(event.state, "done", event.error)
+        self.assertEqual(production.state, "done")
+        reports = (production.message_ids - before).filtered(
+            lambda message: "Pico built unit" in message.body
+        )
+        self.assertEqual(len(reports), 1)
+        self.assertEqual(reports.subtype_id, self.env.ref("mrp.mrp_mo_in_done"))
+        self.assertIn(
+            "state",
+            reports.tracking_value_ids.field_id.mapped("name"),
+            "the status it closed",
+        )
+        for reported in ("DR-4006", "Line 1 / St 3", "Dana Ruiz", "M-1", "F-1"):
+            self.assertIn(reported, reports.body)
+        self.assertIn(str(markupsafe.escape(event.result)), str(reports.body))
 
     def test_a_confirm_queues_each_unit_in_the_backends_company(self):
         """Units and their saves: one each, numbered, of the backend's company."""
