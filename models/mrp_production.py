@@ -132,6 +132,26 @@ class MrpProduction(models.Model):
                 )
             )
 
+    def _pico_log_built(self, summary):
+        """Pico's report of the unit just built (`summary`: unit, serial,
+        station, operator, time, components) on the order's chatter.
+
+        The close for the unit changed the order's status, which Odoo's tracking
+        posts when the transaction commits, as its "MO Done" message: the report
+        is that message's body, above the status it closed (one chatter entry per
+        unit built instead of two, and no message of its own to look up and
+        insert: 2 to 3 % of a completion). Where Odoo does not track that change
+        (tracking turned off by a context key: imports, tests), the report is an
+        internal note of its own, as before.
+        """
+        self.ensure_one()
+        tracked = self.env.cr.precommit.data.get(f"mail.tracking.{self._name}", {})
+        initial = tracked.get(self.id) or {}
+        if "state" in initial and initial["state"] != self.state:
+            self._track_set_log_message(summary)
+        else:
+            self.message_post(body=summary)
+
     def _pico_lock_rows(self):
         """Lock these orders' rows before changing their Pico units.
 

@@ -18,6 +18,10 @@ class PicoBackend(models.Model):
     _name = "pico.backend"
     _inherit = ["pico.backend", "mail.activity.mixin"]
 
+    # The skew and health fields are read together, by the insight crons, the
+    # dashboard and the metrics only: a prefetch group of their own, so that
+    # reading a backend on each order and completion does not fetch them (see
+    # pico_backend_mqtt.py).
     # --- Clock skew -------------------------------------------------------------------
     clock_skew_ms = fields.Float(
         string="Clock Skew (ms)",
@@ -25,57 +29,98 @@ class PicoBackend(models.Model):
         copy=False,
         help="Pico's clock minus Odoo's, estimated from the lower envelope of "
         "(received - event time) of recent events; positive: Pico is ahead.",
+        prefetch="pico_insight",
     )
     clock_skew_drift = fields.Float(
-        string="Skew Trend (ms/h)", readonly=True, copy=False
+        string="Skew Trend (ms/h)",
+        readonly=True,
+        copy=False,
+        prefetch="pico_insight",
     )
     clock_skew_samples = fields.Integer(
-        string="Events Measured", readonly=True, copy=False
+        string="Events Measured",
+        readonly=True,
+        copy=False,
+        prefetch="pico_insight",
     )
-    clock_skew_at = fields.Datetime(string="Skew Estimated", readonly=True, copy=False)
+    clock_skew_at = fields.Datetime(
+        string="Skew Estimated", readonly=True, copy=False, prefetch="pico_insight"
+    )
     clock_skew_alert = fields.Boolean(
-        string="Skew Alert", readonly=True, copy=False, index=True
+        string="Skew Alert",
+        readonly=True,
+        copy=False,
+        index=True,
+        prefetch="pico_insight",
     )
     clock_skew_threshold_ms = fields.Integer(
         string="Skew Alert Threshold (ms)",
         default=500,
         help="An activity is given to the responsible when the estimated skew "
         "passes this, and closed when it is back under 80 % of it.",
+        prefetch="pico_insight",
     )
     clock_skew_window_hours = fields.Integer(
         string="Skew Window (h)",
         default=6,
         help="How far back the skew estimate reads events.",
+        prefetch="pico_insight",
     )
     clock_skew_ids = fields.One2many(
         "pico.clock.skew", "backend_id", string="Skew History", readonly=True
     )
     # --- Health thresholds (amber, red); 0 turns one off ------------------------------
-    health_backlog_warn = fields.Integer(string="Outbox Backlog: Amber", default=50)
-    health_backlog_crit = fields.Integer(string="Outbox Backlog: Red", default=500)
+    health_backlog_warn = fields.Integer(
+        string="Outbox Backlog: Amber", default=50, prefetch="pico_insight"
+    )
+    health_backlog_crit = fields.Integer(
+        string="Outbox Backlog: Red", default=500, prefetch="pico_insight"
+    )
     health_oldest_warn = fields.Integer(
-        string="Oldest Outbox Row (min): Amber", default=5
+        string="Oldest Outbox Row (min): Amber",
+        default=5,
+        prefetch="pico_insight",
     )
     health_oldest_crit = fields.Integer(
-        string="Oldest Outbox Row (min): Red", default=30
+        string="Oldest Outbox Row (min): Red",
+        default=30,
+        prefetch="pico_insight",
     )
-    health_held_warn = fields.Integer(string="Held Events: Amber", default=20)
-    health_held_crit = fields.Integer(string="Held Events: Red", default=200)
-    health_failed_warn = fields.Integer(string="Failed and Dead Rows: Amber", default=1)
-    health_failed_crit = fields.Integer(string="Failed and Dead Rows: Red", default=20)
+    health_held_warn = fields.Integer(
+        string="Held Events: Amber", default=20, prefetch="pico_insight"
+    )
+    health_held_crit = fields.Integer(
+        string="Held Events: Red", default=200, prefetch="pico_insight"
+    )
+    health_failed_warn = fields.Integer(
+        string="Failed and Dead Rows: Amber", default=1, prefetch="pico_insight"
+    )
+    health_failed_crit = fields.Integer(
+        string="Failed and Dead Rows: Red", default=20, prefetch="pico_insight"
+    )
     health_error_rate_warn = fields.Float(
-        string="Error Rate Last Hour (%): Amber", default=5.0
+        string="Error Rate Last Hour (%): Amber",
+        default=5.0,
+        prefetch="pico_insight",
     )
     health_error_rate_crit = fields.Float(
-        string="Error Rate Last Hour (%): Red", default=25.0
+        string="Error Rate Last Hour (%): Red",
+        default=25.0,
+        prefetch="pico_insight",
     )
     health_latency_warn = fields.Float(
-        string="Completion Latency p95 (s): Amber", default=5.0
+        string="Completion Latency p95 (s): Amber",
+        default=5.0,
+        prefetch="pico_insight",
     )
     health_latency_crit = fields.Float(
-        string="Completion Latency p95 (s): Red", default=60.0
+        string="Completion Latency p95 (s): Red",
+        default=60.0,
+        prefetch="pico_insight",
     )
-    health_skew_crit = fields.Integer(string="Clock Skew (ms): Red", default=5000)
+    health_skew_crit = fields.Integer(
+        string="Clock Skew (ms): Red", default=5000, prefetch="pico_insight"
+    )
     # --- Health status, as the last check found it ------------------------------------
     health_status = fields.Selection(
         insight.STATUSES,
@@ -83,10 +128,13 @@ class PicoBackend(models.Model):
         readonly=True,
         copy=False,
         index=True,
+        prefetch="pico_insight",
     )
     health_color = fields.Integer(compute="_compute_health_color")
-    health_reasons = fields.Text(readonly=True, copy=False)
-    health_checked_at = fields.Datetime(readonly=True, copy=False)
+    health_reasons = fields.Text(readonly=True, copy=False, prefetch="pico_insight")
+    health_checked_at = fields.Datetime(
+        readonly=True, copy=False, prefetch="pico_insight"
+    )
     health_dashboard = fields.Json(compute="_compute_health_dashboard")
 
     @api.depends("health_status")

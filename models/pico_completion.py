@@ -233,7 +233,7 @@ class PicoCompletion(models.AbstractModel):
         # 4. Close the order for this unit; a backorder takes the rest (and units).
         production._pico_close_for_unit(backorder=not plan.last_unit)
         summary = self._pico_summary(unit, completion, plan, component_lots)
-        production.message_post(body=summary)
+        production._pico_log_built(summary)
         return summary
 
     def _pico_produce(self, production, plan, lot, component_lots):

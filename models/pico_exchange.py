@@ -115,6 +115,10 @@ class PicoExchange(models.Model):
         sends the first batch (the backend's orders per request, one request,
         `_pico_claim_batch`) and hands the rest of its lane, the order's saves,
         to the next job (`_pico_job_run`)."""
+        if "queue_job" not in self.backend_id.mapped("executor"):
+            # No row is for the job engine: nothing to batch (the filter below
+            # would look at every row's lane first).
+            return super()._pico_dispatch(at)
         batched = self.filtered(
             lambda row: row._pico_saves_lane()
             and row.backend_id.executor == "queue_job"

@@ -4,6 +4,7 @@ import json
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools import SQL
 
 from ..core import completion as completion_core
 from ..core import outbox
@@ -16,6 +17,53 @@ from ..core.units import (
     QUEUED,
     STATES,
 )
+
+# The units of `_pico_insert_units` and their saves, numbered after the last
+# index of the order and operation, in one statement. The
+# columns not named stay NULL, as the ORM's create left them.
+_INSERT_UNITS = r"""
+WITH start AS (
+    SELECT COALESCE(MAX(order_index) + 1, 0) AS first
+      FROM pico_work_order
+     WHERE backend_id = %(backend)s AND external_order_id = %(order)s
+       AND operation_pico_id = %(operation_pico_id)s
+), units AS (
+    INSERT INTO pico_work_order (
+        backend_id, company_id, production_id, operation_id, operation_pico_id,
+        external_order_id, order_index, manual, reserved_lot_id, reserved_serial,
+        state, built_product_id, actual_minutes, standard_minutes,
+        variance_minutes, variance_pct, slower_than_standard, scrapped,
+        quality_failed, scrap_rate, first_pass_yield,
+        create_uid, create_date, write_uid, write_date)
+    SELECT %(backend)s, %(company)s, %(production)s, %(operation)s,
+           %(operation_pico_id)s, %(order)s, start.first + new.pos - 1,
+           %(manual)s, new.lot_id, new.serial, %(queued)s, NULL, 0, 0, 0, 0,
+           FALSE, FALSE, FALSE, 0, 0, %(uid)s, %(now)s, %(uid)s, %(now)s
+      FROM start,
+           unnest(%(lot_ids)s::int[], %(serials)s::varchar[])
+               WITH ORDINALITY AS new(lot_id, serial, pos)
+  ORDER BY new.pos
+ RETURNING id, order_index
+), saves AS (
+    INSERT INTO pico_exchange (
+        backend_id, company_id, production_id, work_order_id, kind,
+        operation_pico_id, external_order_id, order_index, request, state,
+        create_uid, create_date, write_uid, write_date)
+    SELECT %(backend)s, %(company)s, %(production)s, units.id, %(save)s,
+           %(operation_pico_id)s, %(order)s, units.order_index,
+           %(request_head)s || units.order_index
+             || COALESCE(E',\n  "reservedSerialNumber": ' || new.serial_json, '')
+             || E'\n}',
+           %(pending)s, %(uid)s, %(now)s, %(uid)s, %(now)s
+      FROM start
+      JOIN units ON TRUE
+ LEFT JOIN unnest(%(serials_json)s::varchar[]) WITH ORDINALITY AS new(serial_json, pos)
+        ON new.pos = units.order_index - start.first + 1
+  ORDER BY units.order_index
+ RETURNING work_order_id, id
+)
+SELECT work_order_id, id FROM saves ORDER BY id
+"""
 
 
 class PicoWorkOrder(models.Model):
@@ -120,49 +168,93 @@ class PicoWorkOrder(models.Model):
 
     # --- Creation ----------------------------------------------------------------
     @api.model
-    def _pico_next_index(self, backend, external_order_id, operation):
-        """First order index never used for this order id and operation."""
-        used = self.sudo().search(
-            [
-                ("backend_id", "=", backend.id),
-                ("external_order_id", "=", external_order_id),
-                ("operation_pico_id", "=", operation.pico_id),
-            ],
-            order="order_index desc",
-            limit=1,
-        )
-        return used.order_index + 1 if used else 0
-
-    @api.model
     def _pico_create_units(
         self, backend, operation, external_order_id, count, production=None, lots=None
     ):
-        """Create `count` new units and queue their save; return them."""
-        start = self._pico_next_index(backend, external_order_id, operation)
-        lots = list(lots or [])
-        vals_list = []
-        for offset in range(count):
-            lot = lots[offset] if offset < len(lots) else None
-            vals_list.append(
-                {
-                    "backend_id": backend.id,
-                    # The related field's value, given: not computed row by row.
-                    "company_id": backend.company_id.id,
-                    "production_id": production.id if production else False,
-                    "operation_id": operation.id,
-                    "operation_pico_id": operation.pico_id,
-                    "external_order_id": external_order_id,
-                    "order_index": start + offset,
-                    "manual": not production,
-                    "reserved_lot_id": lot.id if lot else False,
-                    "reserved_serial": lot.name if lot else False,
-                }
-            )
-        units = self.sudo().create(vals_list)
-        units._pico_queue(outbox.SAVE)
+        """Create `count` new units and queue their save; return them.
+
+        Set-based: one statement inserts the units and their outbox rows
+        (`_pico_insert_units`), what the ORM's create of both cost per unit
+        (issue 24). Then the rows go to the executor and held completions of
+        the order are woken, as for rows the ORM creates.
+        """
+        if count <= 0:
+            return self.browse()
+        unit_ids, exchange_ids = self._pico_insert_units(
+            backend, operation, external_order_id, count, production, list(lots or [])
+        )
+        units = self.sudo().browse(unit_ids)
+        exchanges = self.env["pico.exchange"].sudo().browse(exchange_ids)
+        self._pico_inserted(production, units, exchanges)
+        exchanges._pico_dispatch()
         # Completions that arrived before Odoo knew the order are retried at once.
         self.env["pico.event"].sudo()._pico_wake_held(backend, [external_order_id])
         return units
+
+    @api.model
+    def _pico_insert_units(
+        self, backend, operation, external_order_id, count, production, lots
+    ):
+        """INSERT `count` units numbered after the order's last index, each with
+        its save in the outbox, in one statement; ([unit ids], [exchange ids]),
+        in the order of the indexes.
+
+        The rows are those the ORM's create made (tests/test_cost.py compares
+        every column with ORM-created ones): the values it was given, the
+        defaults (`state` queued, pending), the log columns (the transaction's
+        `cr.now()`), the stored computes of a unit not built yet
+        (pico_work_order_insight.py: no product, zeros, False) and the request
+        of `_prepare_pico_request` (the same JSON text, keys sorted, indent 2).
+        Nothing else is owed to these models' create: no Python constraint,
+        no default of another field, no chatter (the outbox row was created
+        with tracking and logging off), and the ORM ran it as superuser.
+        `_pico_inserted` tells the cache and the MO's computes.
+        """
+        self.flush_model(
+            ["backend_id", "external_order_id", "operation_pico_id", "order_index"]
+        )
+        lots = lots[:count] + [None] * (count - len(lots[:count]))
+        now, uid = self.env.cr.now(), self.env.uid
+        rows = self.env.execute_query(
+            SQL(
+                _INSERT_UNITS,
+                backend=backend.id,
+                company=backend.company_id.id or None,
+                production=production.id if production else None,
+                operation=operation.id,
+                operation_pico_id=operation.pico_id,
+                order=external_order_id,
+                manual=not production,
+                queued=QUEUED,
+                lot_ids=[lot.id if lot else None for lot in lots],
+                serials=[lot.name if lot else None for lot in lots],
+                serials_json=[json.dumps(lot.name) if lot else None for lot in lots],
+                save=outbox.SAVE,
+                pending=outbox.PENDING,
+                request_head=(
+                    f'{{\n  "externalOrderId": {json.dumps(external_order_id)},'
+                    f'\n  "operationId": {json.dumps(operation.pico_id)},'
+                    '\n  "orderIndex": '
+                ),
+                uid=uid,
+                now=now,
+            )
+        )
+        return [row[0] for row in rows], [row[1] for row in rows]
+
+    @api.model
+    def _pico_inserted(self, production, units, exchanges):
+        """What the ORM's create would have told the cache: the MO's units
+        changed (its one2many read again; its Pico status, counts and button
+        recomputed). No other model holds a one2many of new units or rows, and
+        the new rows are not in the cache: what is read next is fetched alone,
+        not each row's every column (the executor of each outbox row; the
+        units' states, which the MO's Pico status is recomputed from)."""
+        exchanges.fetch(["backend_id"])
+        if production:
+            production.invalidate_recordset(["pico_work_order_ids"])
+            production.modified(["pico_work_order_ids"])
+            units.fetch(["state"])
 
     def _prepare_pico_request(self, kind):
         """The GraphQL input of a save or a cancel of this unit."""

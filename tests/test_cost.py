@@ -3,14 +3,22 @@
 """What keeps the cost of the work flat (backorders of big orders), and what the
 cheaper paths still do exactly (issue 24: processing at Odoo's own cost)."""
 
-from odoo.tests import tagged
+import markupsafe
 
-from ..core import inbox
+from odoo.tests import tagged
+from odoo.tools import SQL
+
+from ..core import inbox, outbox
 from .common import PicoCase
 from .test_complete import CompletionMixin
 
 PROCESSOR = "mrp_pico_mes.ir_cron_pico_event_process"
+SENDER = "mrp_pico_mes.ir_cron_pico_exchange_send"
 REPORT_LOCK = "mrp_pico_mes:unit-report"
+
+
+class _RolledBack(Exception):
+    pass
 
 
 class CostMixin(CompletionMixin):
@@ -173,6 +181,36 @@ class TestSameEffectsCheaper(CostMixin, PicoCase):
             )
         )
 
+    def test_the_report_is_the_body_of_odoos_done_message(self):
+        """With Odoo's tracking on, what Pico reported is the body of the MO's
+        "MO Done" message (one chatter entry per unit built), not a note apart."""
+        context = dict(self.env.context)
+        context.pop("tracking_disable", None)
+        env = self.env(context=context)
+        production = self._mo().with_env(env)
+        event = self._store(production, 0, "DR-4006", "M-1", "F-1")
+        before = production.message_ids
+        self.assertEqual(env["pico.event"]._pico_run(), 1)
+        # What the commit does: Odoo's tracking posts its messages.
+        env.flush_all()
+        env.cr.precommit.run()
+        production.invalidate_recordset()
+        self.assertEqual(event.state, "done", event.error)
+        self.assertEqual(production.state, "done")
+        reports = (production.message_ids - before).filtered(
+            lambda message: "Pico built unit" in message.body
+        )
+        self.assertEqual(len(reports), 1)
+        self.assertEqual(reports.subtype_id, self.env.ref("mrp.mrp_mo_in_done"))
+        self.assertIn(
+            "state",
+            reports.tracking_value_ids.field_id.mapped("name"),
+            "the status it closed",
+        )
+        for reported in ("DR-4006", "Line 1 / St 3", "Dana Ruiz", "M-1", "F-1"):
+            self.assertIn(reported, reports.body)
+        self.assertIn(str(markupsafe.escape(event.result)), str(reports.body))
+
     def test_a_confirm_queues_each_unit_in_the_backends_company(self):
         """Units and their saves: one each, numbered, of the backend's company."""
         production = self.env["mrp.production"].create(
@@ -202,6 +240,173 @@ class TestSameEffectsCheaper(CostMixin, PicoCase):
             },
             {(False, 0.0, 0.0, 0.0, False, False, 0.0)},
         )
+
+
+@tagged("post_install", "-at_install", "pico_cost", "pico_scale")
+class TestUnitsInsertedAsTheOrmMadeThem(CostMixin, PicoCase):
+    """Units and their saves are inserted in one statement (issue 24): every
+    column of every row is what the ORM's create of the same values made, the
+    cache and the MO's computes follow, the executor and held completions are
+    woken."""
+
+    def _columns(self, table, column, ids):
+        """Every column of the rows whose `column` is in `ids`, in the order of
+        the units, with the ids of the new rows left out."""
+        self.env.flush_all()
+        self.env.cr.execute(
+            SQL(
+                "SELECT * FROM %s WHERE %s IN %s ORDER BY order_index",
+                SQL.identifier(table),
+                SQL.identifier(column),
+                tuple(ids),
+            )
+        )
+        return [
+            {key: value for key, value in row.items() if key not in ("id", column)}
+            for row in self.env.cr.dictfetchall()
+        ]
+
+    def _rows(self, units):
+        return (
+            self._columns("pico_work_order", "id", units.ids),
+            self._columns("pico_exchange", "work_order_id", units.ids),
+        )
+
+    def _orm_units(self, order, count, production, lots):
+        """The reference: the ORM's create of the units, then of their saves,
+        with the values the creation gave them before it was set-based."""
+        operation = self._operation("op-drone")
+        units = (
+            self.env["pico.work.order"]
+            .sudo()
+            .create(
+                [
+                    {
+                        "backend_id": self.backend.id,
+                        "production_id": production.id if production else False,
+                        "operation_id": operation.id,
+                        "operation_pico_id": operation.pico_id,
+                        "external_order_id": order,
+                        "order_index": index,
+                        "manual": not production,
+                        "reserved_lot_id": lot.id if lot else False,
+                        "reserved_serial": lot.name if lot else False,
+                    }
+                    for index, lot in enumerate(lots + [None] * (count - len(lots)))
+                ]
+            )
+        )
+        units._pico_queue(outbox.SAVE)
+        return units
+
+    def _both_ways(self, count, production=None, lots=()):
+        """(rows inserted, rows the ORM made) for the same units."""
+        # A name JSON must escape: the request is the same text either way.
+        order = 'ORDER-"\u00e9"\\1'
+        try:
+            with self.env.cr.savepoint():
+                units = self.env["pico.work.order"]._pico_create_units(
+                    self.backend,
+                    self._operation("op-drone"),
+                    order,
+                    count,
+                    production=production,
+                    lots=list(lots),
+                )
+                self.assertEqual(units.mapped("order_index"), list(range(count)))
+                for unit in units:
+                    self.assertEqual(
+                        unit.exchange_ids.request,
+                        unit._prepare_pico_request(outbox.SAVE),
+                    )
+                inserted = self._rows(units)
+                raise _RolledBack
+        except _RolledBack:
+            self.env.invalidate_all(flush=False)
+        reference = self._rows(self._orm_units(order, count, production, list(lots)))
+        return inserted, reference
+
+    def test_every_column_is_the_orms_for_an_mo_with_reserved_serials(self):
+        production = self.env["mrp.production"].create(
+            {"product_id": self.drone.id, "bom_id": self.bom.id, "product_qty": 3}
+        )
+        lots = self.env["stock.lot"].create(
+            [
+                {"name": name, "product_id": self.drone.id}
+                for name in ('SN-"1"-\u00e9', "SN-2")
+            ]
+        )
+        inserted, reference = self._both_ways(3, production, lots)
+        self.assertEqual(len(inserted[0]), 3)
+        self.assertEqual(inserted, reference)
+        self.assertIn(
+            '"reservedSerialNumber": "SN-\\"1\\"-\\u00e9"', inserted[1][0]["request"]
+        )
+
+    def test_every_column_is_the_orms_for_a_manual_order(self):
+        inserted, reference = self._both_ways(2)
+        self.assertEqual(len(inserted[1]), 2)
+        self.assertEqual(inserted, reference)
+
+    def test_the_mo_sees_its_new_units_and_more_are_numbered_after(self):
+        """Read before, the MO's units, status and counts are new after, without
+        an invalidation; a second creation numbers after the first."""
+        production = self.env["mrp.production"].create(
+            {"product_id": self.drone.id, "bom_id": self.bom.id, "product_qty": 3}
+        )
+        self.assertEqual(
+            (production.pico_work_order_count, production.pico_state),
+            (0, False),
+        )
+        self.assertFalse(production.pico_work_order_ids)
+        model = self.env["pico.work.order"]
+        operation = self._operation("op-drone")
+        first = model._pico_create_units(
+            self.backend, operation, "ORDER-2", 2, production=production
+        )
+        second = model._pico_create_units(
+            self.backend, operation, "ORDER-2", 1, production=production
+        )
+        self.assertEqual(production.pico_work_order_ids, first | second)
+        self.assertEqual((second.order_index, second.state), (2, "queued"))
+        self.assertEqual(
+            (
+                production.pico_work_order_count,
+                production.pico_exchange_count,
+                production.pico_state,
+            ),
+            (3, 3, "queued"),
+        )
+        self.assertEqual(second.exchange_ids.state, "pending")
+
+    def test_a_confirm_wakes_the_sender_and_the_held_completions(self):
+        """The rows inserted are dispatched (the sender's trigger) and the held
+        completions of the order are due at once, then applied."""
+        self.backend.retry_base_delay = 600
+        production = self.env["mrp.production"].create(
+            {"product_id": self.drone.id, "bom_id": self.bom.id, "product_qty": 1}
+        )
+        event = self._store(production, 0, "DR-4005", "M-1", "F-1")
+        self._process()
+        self.assertEqual(event.state, "held")
+        self.assertTrue(event.next_attempt_at)
+        triggers = self.env["ir.cron.trigger"].search(
+            [("cron_id", "=", self.env.ref(SENDER).id)]
+        )
+        production.action_confirm()
+        self.assertTrue(
+            self.env["ir.cron.trigger"].search(
+                [("cron_id", "=", self.env.ref(SENDER).id)]
+            )
+            - triggers,
+            "the sender is woken up at once",
+        )
+        self.assertFalse(event.next_attempt_at)
+        self.env["pico.exchange"].sudo()._pico_run()
+        self.assertEqual(production.pico_work_order_ids.state, "sent")
+        self.assertEqual(self._process(), 1)
+        self.assertEqual(event.state, "done", event.error)
+        self.assertEqual(production.state, "done")
 
 
 @tagged("post_install", "-at_install", "pico_cost", "pico_scale")
