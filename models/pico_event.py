@@ -502,11 +502,13 @@ class PicoEvent(models.Model):
         """Names of what applying this event changes, for advisory locks.
 
         The order (all MOs of one Pico order id: backorders keep it), its MO,
-        and for a downtime the work center's stops. Not the stock: orders that
-        consume the same components run in parallel. Odoo's own quant update
-        never waits for a quant another transaction holds (it takes another),
-        and a race lost on a shared row (a reservation, a quant committed since
-        this transaction began) is retried on fresh data, not failed.
+        the MOs that hold a reservation of a serial or lot this completion
+        consumes (`_pico_reserving_productions`), and for a downtime the work
+        center's stops. Not the stock as such: orders that consume the same
+        components run in parallel. Odoo's own quant update never waits for a
+        quant another transaction holds (it takes another), and a race lost on a
+        shared row (a quant committed since this transaction began) is retried
+        on fresh data, not failed.
         """
         self.ensure_one()
         backend = self.backend_id.id
@@ -514,11 +516,61 @@ class PicoEvent(models.Model):
         production = self._pico_locate_production()
         if production:
             keys.add(f"mo:{production.id}")
+            if self.event_type == inbox.COMPLETION:
+                keys.update(
+                    f"mo:{other}"
+                    for other in self._pico_reserving_productions(production)
+                )
         if self.event_type == inbox.DOWNTIME:
             data = self.data  # a copy at each read of the field: read once
             if isinstance(data, dict) and data.get("workcenterCode"):
                 keys.add(f"workcenter:{backend}:{data['workcenterCode']}")
         return sorted(keys)
+
+    def _pico_reserving_productions(self, production):
+        """Ids of the other MOs whose component moves hold a reservation of a
+        serial or lot this completion reports consumed.
+
+        Odoo consumes the serial Pico reports, wherever Odoo reserved it: it
+        frees the other MO's reservation and reserves another serial for it,
+        writing that MO's moves. Two completions that take each other's
+        reserved serials (operators pick the part at hand) then write each
+        other's moves, and under REPEATABLE READ one of them loses, is
+        retried, and loses again while the backlog is long (a chaos run on the
+        job engine applied 150 events in 20 minutes, with 222 races lost on
+        other MOs' motor moves). Locking those MOs too serialises exactly the
+        completions that meet on the same reservation.
+        """
+        data = self.data  # a copy at each read of the field: read once
+        summary = data.get("operationSummary") if isinstance(data, dict) else None
+        serials = summary.get("consumedSerials") if isinstance(summary, dict) else None
+        names = sorted(
+            {
+                item["value"]
+                for item in serials or ()
+                if isinstance(item, dict) and isinstance(item.get("value"), str)
+            }
+        )
+        if not names:
+            return []
+        self.env.flush_all()
+        self.env.cr.execute(
+            SQL(
+                """SELECT DISTINCT m.raw_material_production_id
+                     FROM stock_move_line ml
+                     JOIN stock_lot l ON l.id = ml.lot_id
+                     JOIN stock_move m ON m.id = ml.move_id
+                    WHERE l.name = ANY(%(names)s)
+                      AND l.product_id IN (
+                          SELECT product_id FROM stock_move
+                           WHERE raw_material_production_id = %(mo)s)
+                      AND m.raw_material_production_id <> %(mo)s
+                      AND m.state NOT IN ('done', 'cancel')""",
+                names=names,
+                mo=production.id,
+            )
+        )
+        return [row[0] for row in self.env.cr.fetchall()]
 
     def _pico_failure_texts(self):
         self.ensure_one()

@@ -14,12 +14,13 @@ from unittest.mock import patch
 
 from psycopg2 import errors as pg_errors
 
-from odoo import SUPERUSER_ID, api
+from odoo import SUPERUSER_ID, api, sql_db
 from odoo.exceptions import ValidationError
 from odoo.orm.environments import Transaction
 from odoo.tests import TransactionCase, tagged
 
 from ..core import inbox
+from ..models.pico_queue import LOCK_NAMESPACE
 from .common import PicoCase
 from .test_complete import CompletionMixin
 from .test_reliability import CommittedMixin
@@ -184,6 +185,42 @@ class TestExecutors(JobsMixin, CompletionMixin, PicoCase):
         self.assertFalse(now.eta)
         _perform(self.env, now)
         self.assertEqual(job_row.state, "done")
+
+    def test_a_completion_taking_another_orders_serial_locks_that_order(self):
+        """Pico reports a motor serial Odoo reserved on another MO: applying the
+        completion frees that MO's reservation (Odoo writes its moves), so the
+        event's locks include that MO, and two such completions are worked one
+        after the other. Free serials lock only the event's own MO."""
+        first, second = self._mo(), self._mo()
+        reserved = {}
+        for production in (first, second):
+            lines = production.move_raw_ids.move_line_ids
+            reserved[production] = {
+                line.product_id: line.lot_id.name for line in lines if line.lot_id
+            }
+        taken = reserved[second][self.motor]
+        free_fc = (
+            {"F-1", "F-2", "F-3"}
+            - set(reserved[first].values())
+            - set(reserved[second].values())
+        ).pop()
+        crossing = self._store_completion(first, 0, "DR-X1", taken, free_fc)
+        own = self._store_completion(
+            second, 0, "DR-X2", reserved[second][self.motor], reserved[second][self.fc]
+        )
+        self.assertIn(f"mo:{second.id}", crossing._pico_lock_keys())
+        self.assertIn(f"mo:{first.id}", crossing._pico_lock_keys())
+        self.assertNotIn(f"mo:{first.id}", own._pico_lock_keys())
+        # While another worker works the other MO, the crossing event is busy.
+        with sql_db.db_connect(self.env.cr.dbname).cursor() as other:
+            other.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                [f"{LOCK_NAMESPACE}mo:{second.id}"],
+            )
+            self.assertFalse(
+                crossing._pico_try_locks(crossing._pico_lock_keys(), session=False)
+            )
+            other.rollback()
 
     def test_events_of_one_order_keep_their_order(self):
         """Whichever job of an order runs first applies the order's first event;
