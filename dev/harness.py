@@ -881,8 +881,17 @@ class OdooRun:
             f"--logfile={log}",
             *extra,
         )
+        # Odoo's threaded server reloads itself (a request past limit_time_real)
+        # by exec'ing the basename of its interpreter ("python"), looked up on
+        # PATH: put the interpreter's own folder first, or a virtualenv's Odoo
+        # comes back as the system Python without its packages and dies.
+        interpreter = cmd[0] if os.path.basename(cmd[0]).startswith("python") else ""
+        interpreter_dir = os.path.dirname(interpreter)
+        path = os.pathsep.join(
+            p for p in (interpreter_dir, os.environ.get("PATH", "")) if p
+        )
         service = spawn(
-            self.run_dir, name, cmd, env={**os.environ, **env} if env else None
+            self.run_dir, name, cmd, env={**os.environ, **(env or {}), "PATH": path}
         )
         health = f"{self.url}/web/health"
         with contextlib.suppress(HarnessError):
