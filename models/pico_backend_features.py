@@ -112,7 +112,9 @@ class PicoBackend(models.Model):
         backend = self.sudo()
         if refusal is None:
             if backend.order_batch_state == UNTRIED:
-                backend.write({"order_batch_state": BATCHED})
+                # Senders of two nodes, or the health cron, may write the backend
+                # at this moment: a lost race leaves the flip to the next batch.
+                backend._pico_write_status({"order_batch_state": BATCHED})
             return
         _logger.warning(
             "Pico backend %s refused a batch of orders, one per request from now "

@@ -1,10 +1,14 @@
 # Copyright 2026 The mrp_pico_mes authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import logging
 from datetime import timedelta, timezone
 
 from odoo import api, fields, models
 
-from ..core import inbox, insight, outbox
+from ..core import inbox, insight, outbox, races
+from .pico_queue import TRANSIENT_DB_ERRORS
+
+_logger = logging.getLogger(__name__)
 
 SKEW_ACTIVITY = "mrp_pico_mes.mail_activity_type_pico_clock_skew"
 HEALTH_ACTIVITY = "mrp_pico_mes.mail_activity_type_pico_health"
@@ -401,8 +405,22 @@ class PicoBackend(models.Model):
         # Days marked by a person's change (a scrap in the form) or missed.
         self.env["pico.unit.report"].sudo()._pico_refresh_stale()
         for backend in self.search([]):
-            backend._pico_update_skew()
-            backend._pico_update_health()
+            # The backend's row is written by senders and subscribers too: a race
+            # lost here leaves this backend's figures to the next run (15 min).
+            try:
+                with (
+                    races.retried_races(f"Pico backend {backend.id} health"),
+                    self.env.cr.savepoint(),
+                ):
+                    backend._pico_update_skew()
+                    backend._pico_update_health()
+            except TRANSIENT_DB_ERRORS as exc:
+                _logger.info(
+                    "Pico backend %s: health left for the next run (%s)",
+                    backend.id,
+                    exc,
+                )
+                backend.invalidate_recordset()
 
     def _pico_skew_samples(self, now=None):
         self.ensure_one()

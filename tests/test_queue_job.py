@@ -475,6 +475,36 @@ class TestParallelAndFailover(JobsMixin, CommittedMixin, TransactionCase):
                 )
             reader.rollback()
 
+    def test_the_health_cron_losing_a_race_on_the_backend_waits_for_its_next_run(
+        self,
+    ):
+        """The insight cron writes each backend's skew and health while senders
+        and subscribers of other nodes write the same row: a race lost there is
+        an INFO line and the figures wait for the next run, not a failed cron
+        and an ERROR (chaos run of 2026-12-07)."""
+        ids = self._committed()
+        cr, env = self._session()
+        with cr:
+            cr.execute("SELECT 1")  # this transaction's snapshot
+            with self.registry.cursor() as other:
+                other.execute(
+                    "UPDATE pico_backend SET write_date = now() WHERE id = %s",
+                    [ids["backend"]],
+                )
+            with (
+                self.assertNoLogs("odoo.sql_db", level="ERROR"),
+                self.assertLogs(
+                    "odoo.addons.mrp_pico_mes.models.pico_backend_insight",
+                    level=logging.INFO,
+                ) as logs,
+            ):
+                env["pico.backend"]._cron_insight()
+            self.assertIn(
+                f"Pico backend {ids['backend']}: health left for the next run",
+                "\n".join(logs.output),
+            )
+            cr.rollback()
+
     def test_a_busy_lane_sends_the_job_back(self):
         """While another worker holds an order's lane, its job goes back to the
         engine (retried, not failed); once free, the job applies the event."""
