@@ -11,6 +11,7 @@ from odoo.tools import SQL
 
 from ..core import inbox, keys, races
 from ..core.errors import PayloadError
+from ..core.payloads import parse_completion
 from .pico_queue import TRANSIENT_DB_ERRORS
 
 _logger = logging.getLogger(__name__)
@@ -541,14 +542,15 @@ class PicoEvent(models.Model):
         other MOs' motor moves). Locking those MOs too serialises exactly the
         completions that meet on the same reservation.
         """
-        data = self.data  # a copy at each read of the field: read once
-        summary = data.get("operationSummary") if isinstance(data, dict) else None
-        serials = summary.get("consumedSerials") if isinstance(summary, dict) else None
+        try:
+            completion = parse_completion(self.data or {})
+        except PayloadError:
+            return []  # the handler refuses it, naming the field
         names = sorted(
             {
-                item["value"]
-                for item in serials or ()
-                if isinstance(item, dict) and isinstance(item.get("value"), str)
+                serial.value
+                for serial in completion.consumed_serials
+                if isinstance(serial.value, str)
             }
         )
         if not names:
