@@ -383,6 +383,20 @@ class PicoEvent(models.Model):
         # an event of no order is a lane of its own.
         return [self._pico_order_key()]
 
+    def _pico_job_identity_key(self):
+        # One waiting job per order, not per event: the events of an order that
+        # arrive while its job waits or runs go with it (the job hands the rest
+        # of the lane to the next one), instead of each polling the busy lane.
+        return self._pico_order_key()
+
+    @api.model
+    def _pico_job_identity_sql(self):
+        return SQL(
+            "CASE WHEN COALESCE(q.external_order_id, '') <> '' "
+            "THEN 'order:' || q.backend_id || ':' || q.external_order_id "
+            "ELSE 'event:' || q.id END"
+        )
+
     def _pico_order_key(self):
         if self.external_order_id:
             return f"order:{self.backend_id.id}:{self.external_order_id}"

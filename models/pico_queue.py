@@ -189,9 +189,19 @@ class PicoQueue(models.AbstractModel):
 
     def _pico_job_identity(self, at=None):
         """The identity of this row's job: one waiting job per row and time (a
-        job due later must not stand for one due now: a held event released)."""
-        identity = f"mrp_pico_mes:{self._name}:{self.id}"
+        job due later must not stand for one due now: a held event released).
+        queue_job makes no second job while one of that identity waits."""
+        identity = f"mrp_pico_mes:{self._name}:{self._pico_job_identity_key()}"
         return f"{identity}@{at:%Y-%m-%d %H:%M:%S}" if at else identity
+
+    def _pico_job_identity_key(self):
+        """What the rows sharing one waiting job share (this row by default)."""
+        return str(self.id)
+
+    @api.model
+    def _pico_job_identity_sql(self):
+        """`_pico_job_identity_key` of row q, as SQL (the cron's sweep)."""
+        return SQL("q.id::text")
 
     def _pico_job_enqueue(self, at=None):
         """One job for this row (none if one already waits for it)."""
@@ -286,15 +296,17 @@ class PicoQueue(models.AbstractModel):
                     WHERE b.executor = 'queue_job' AND %s
                       AND NOT EXISTS (
                           SELECT 1 FROM queue_job j
-                           WHERE (j.identity_key = %s || q.id
-                                  OR j.identity_key LIKE %s || q.id || '@%%')
+                           WHERE (j.identity_key = %s || %s
+                                  OR j.identity_key LIKE %s || %s || '@%%')
                              AND j.state IN %s)
                       AND %s
                     ORDER BY q.id LIMIT 1000""",
                 SQL.identifier(self._table),
                 self._pico_due_sql(),
                 f"mrp_pico_mes:{self._name}:",
+                self._pico_job_identity_sql(),
                 f"mrp_pico_mes:{self._name}:",
+                self._pico_job_identity_sql(),
                 JOB_WAITING_STATES,
                 self._pico_no_batch_job_sql(),
             )
@@ -337,19 +349,23 @@ class PicoQueue(models.AbstractModel):
             }
         identity = self._pico_job_identity()
         # Found as superuser: the engine's list opens for its managers.
-        jobs = self.env["queue.job"].sudo().search(
-            [
-                "|",
-                "|",
-                ("identity_key", "=", identity),
-                ("identity_key", "=like", f"{identity}@%"),
-                (
-                    "identity_key",
-                    "in",
-                    [row._pico_job_identity() for row in self._pico_job_rows()],
-                ),
-            ],
-            order="id desc",
+        jobs = (
+            self.env["queue.job"]
+            .sudo()
+            .search(
+                [
+                    "|",
+                    "|",
+                    ("identity_key", "=", identity),
+                    ("identity_key", "=like", f"{identity}@%"),
+                    (
+                        "identity_key",
+                        "in",
+                        [row._pico_job_identity() for row in self._pico_job_rows()],
+                    ),
+                ],
+                order="id desc",
+            )
         )
         return {
             "type": "ir.actions.act_window",

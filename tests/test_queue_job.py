@@ -47,7 +47,7 @@ class JobsMixin:
     def _jobs(self, rows):
         jobs = self.env["queue.job"]
         for row in rows:
-            identity = f"mrp_pico_mes:{row._name}:{row.id}"
+            identity = row._pico_job_identity()
             jobs |= jobs.search(
                 [
                     "|",
@@ -223,26 +223,33 @@ class TestExecutors(JobsMixin, CompletionMixin, PicoCase):
             other.rollback()
 
     def test_events_of_one_order_keep_their_order(self):
-        """Whichever job of an order runs first applies the order's first event;
-        the next event gets a job of its own; each is applied once, in order."""
+        """An order's events share one waiting job (not one each, polling the
+        order while it is busy): it applies the first event and hands the rest
+        to the next job, which applies the second; each once, in order. A later
+        order has a job of its own."""
         self._need_queue_job()
         self.backend.executor = "queue_job"
         production = self._mo(qty=2)
+        other = self._mo()
         self.env["pico.exchange"]._pico_run()
         first = self._store_completion(production, 0, "DR-Q1", "M-1", "F-1")
         second = self._store_completion(production, 1, "DR-Q2", "M-2", "F-2")
-        first_job, second_job = self._jobs(first), self._jobs(second)
-        self.assertEqual(first_job.channel, "root.pico_inbox")
-        _perform(self.env, second_job)
+        third = self._store_completion(other, 0, "DR-Q3", "M-3", "F-3")
+        (job,) = self._jobs(first)
+        self.assertEqual(self._jobs(second), job)
+        self.assertEqual(job.channel, "root.pico_inbox")
+        self.assertNotEqual(self._jobs(third), job)
+        self.assertIn("1 row(s) worked", _perform(self.env, job))
         self.env.invalidate_all()
         self.assertEqual((first.state, second.state), ("done", "received"))
-        # The second event waits in a job of its own, which applies it.
-        (next_job,) = self._jobs(second) - second_job
-        _perform(self.env, first_job)
+        # The rest of the order waits in the next job, which applies it.
+        (next_job,) = self._jobs(second) - job
+        self.assertEqual(next_job.state, "pending")
+        _perform(self.env, next_job)
         self.env.invalidate_all()
         self.assertEqual(second.state, "done")
         self.assertLess(first.processed_at, second.processed_at)
-        self.assertIn("Nothing due", _perform(self.env, next_job))
+        self.assertFalse(self._jobs(second) - job - next_job)
         lots = production.production_group_id.production_ids.lot_producing_ids
         self.assertEqual(sorted(lots.mapped("name")), ["DR-Q1", "DR-Q2"])
         self.assertEqual((first.attempts, second.attempts), (1, 1))
@@ -325,7 +332,7 @@ class TestParallelAndFailover(JobsMixin, CommittedMixin, TransactionCase):
                 with cr:
                     event = env["pico.event"].browse(event_id)
                     (job,) = env["queue.job"].search(
-                        [("identity_key", "=", f"mrp_pico_mes:pico.event:{event_id}")]
+                        [("identity_key", "=", event._pico_job_identity())]
                     )
                     _perform(env, job)
                     states.append(event.state)
