@@ -90,12 +90,25 @@ def _applying_node(chaos):
         victim = None
         for (name,) in rows:
             match = re.match(r"odoo-(\d+)", name or "")
-            if match and int(match.group(1)) in pids:
-                victim = pids[int(match.group(1))]
+            pid = int(match.group(1)) if match else None
+            # A prefork node's connection is its worker's: its parent is the node.
+            pid = pid if pid in pids else _parent(pid)
+            if pid in pids:
+                victim = pids[pid]
         if victim is not None:
             return victim
         time.sleep(0.02)
     return None
+
+
+def _parent(pid):
+    """The parent process id of `pid` (None if it is gone or unknown)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            # "pid (comm) state ppid ...": comm may hold spaces, not ")".
+            return int(stat.read().rpartition(")")[2].split()[1])
+    except (OSError, ValueError, IndexError, TypeError):
+        return None
 
 
 def _takeover(chaos, survivor, killed_at, t0):

@@ -10,9 +10,18 @@ import harness as h
 
 from .state import RUN_DIR
 
+# HTTP worker processes per node on the job engine, and the jobs run at once
+# (both nodes together): more workers than job slots, so that the webhooks
+# always find a free one (readme/INSTALL.md).
+JOB_ENGINE_WORKERS = 3
+JOB_ENGINE_CHANNELS = "root:4"
+
 
 class Node:
-    """One Odoo server process of the run (threaded, with cron threads)."""
+    """One Odoo server of the run: threaded with cron threads on the scheduler;
+    on the job engine prefork, as the install section runs it (its jobs are
+    HTTP requests: in a threaded server they would share one interpreter lock,
+    and a job's many short SQL statements each wait for it)."""
 
     def __init__(self, chaos, name):
         self.chaos = chaos
@@ -26,22 +35,23 @@ class Node:
     def start(self):
         """Start the node and wait until it answers; how long that took."""
         chaos = self.chaos
-        extra, env = ["--log-level=info"], None
+        extra, env, workers = ["--log-level=info"], None, 0
         if chaos.args.executor == "queue_job":
+            workers = JOB_ENGINE_WORKERS
             # The job engine: its runner in each node (one leader, elected). Jobs
             # of both queues side by side (queue_job's default is root:1). The
             # runner calls the jobs through the proxy, as it would through a
             # cluster's load balancer, so that both nodes run them.
             extra.append("--load=base,web,queue_job")
             env = {
-                "ODOO_QUEUE_JOB_CHANNELS": "root:4",
+                "ODOO_QUEUE_JOB_CHANNELS": JOB_ENGINE_CHANNELS,
                 "ODOO_QUEUE_JOB_HOST": h.HOST,
                 "ODOO_QUEUE_JOB_PORT": str(chaos.proxy.port),
             }
         started = time.monotonic()
         self.service = chaos.run.start_server(
             self.port,
-            workers=0,
+            workers=workers,
             cron_threads=chaos.args.cron_threads,
             extra=extra,
             name=self.name,

@@ -62,8 +62,11 @@ class Report:
         m = self.results["machine"]
         print(
             f"\nMachine: {m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB RAM; "
-            f"PostgreSQL {m['postgresql']}; Odoo {m['odoo']}; two nodes --workers=0 "
-            f"--max-cron-threads={m['cron_threads_per_node']}; load average "
+            f"PostgreSQL {m['postgresql']}; Odoo {m['odoo']}; two nodes "
+            f"--workers={m.get('workers_per_node', 0)} "
+            f"--max-cron-threads={m['cron_threads_per_node']}"
+            + (f", job channels {m['job_channels']}" if m.get("job_channels") else "")
+            + "; load average "
             f"{m['load_average_at_start'][0]:.2f} at start, "
             f"{m['load_average_at_end'][0]:.2f} at end"
         )

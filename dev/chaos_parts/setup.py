@@ -6,7 +6,7 @@ import os
 import harness as h
 
 from . import faults
-from .nodes import FailoverApi, Node
+from .nodes import JOB_ENGINE_CHANNELS, JOB_ENGINE_WORKERS, FailoverApi, Node
 from .state import PREFIX, RUN_DIR
 
 # Pico reports the threadlocker lot too (a third consumed serial).
@@ -147,10 +147,13 @@ def start_nodes(chaos):
 
 def machine(chaos):
     info = h.machine_info()
+    job_engine = chaos.args.executor == "queue_job"
     info.update(
         postgresql=h.postgres_version(),
         odoo=chaos.odoo.version,
         load_average_at_start=list(os.getloadavg()),
         cron_threads_per_node=chaos.args.cron_threads,
+        workers_per_node=JOB_ENGINE_WORKERS if job_engine else 0,
+        job_channels=JOB_ENGINE_CHANNELS if job_engine else None,
     )
     chaos.results["machine"] = info
