@@ -13,7 +13,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.modules import module as odoo_module
 from odoo.tools import SQL, config
 
-from ..core import races
+from ..core import backoff, races
 from ..core.claim import claim_one
 
 _logger = logging.getLogger(__name__)
@@ -26,6 +26,9 @@ STANDBY_POLL = 0.5
 # Seconds before the job engine tries again a job whose lane was busy or that
 # lost a race (queue_job's own retry, not counted as an attempt of the row).
 JOB_RETRY_SECONDS = 1
+# Longest wait of a job whose rows' records another job holds (another order
+# holding a reservation it consumes): the waits double from JOB_RETRY_SECONDS.
+JOB_BUSY_MAX_SECONDS = 10
 # Rows of one lane worked by one job at most (one transaction).
 JOB_LANE_BATCH = 1
 # States of a job that has yet to run, or runs now.
@@ -39,6 +42,11 @@ TRANSIENT_DB_ERRORS = (
 # The database layer's ERROR line of a race lost while a queue works a row (and
 # retries it) becomes an INFO line (core/races.py).
 races.install("odoo.sql_db", TRANSIENT_DB_ERRORS)
+
+
+class RecordsBusy(pg_errors.LockNotAvailable):
+    """Another worker holds the records a row's work changes (its advisory
+    locks): nothing was changed, the row waits for them."""
 
 
 def commit_default():
@@ -246,6 +254,15 @@ class PicoQueue(models.AbstractModel):
         ids = self._pico_lane_due_ids()[:JOB_LANE_BATCH]
         try:
             done = self._pico_run(ids=ids, commit=False, in_job=True)
+        except RecordsBusy as exc:
+            # Held by another order's job for as long as that job runs: waits
+            # that double (1, 2, 4 ... 10 s), counted on the job, so that the
+            # jobs of a long backlog do not poll the engine every second (a
+            # chaos run's 100 waiting jobs made 35 runs a second) and leave its
+            # slots to the work.
+            raise RetryableJobError(
+                f"waiting for its records: {exc}", seconds=self._pico_job_busy_wait()
+            ) from exc
         except TRANSIENT_DB_ERRORS as exc:
             raise RetryableJobError(
                 f"lost a race: {exc}", seconds=JOB_RETRY_SECONDS, ignore_retry=True
@@ -260,6 +277,20 @@ class PicoQueue(models.AbstractModel):
                 "Nothing due: %s was worked by another job.", self.display_name
             )
         return self.env._("%s row(s) worked.", done)
+
+    def _pico_job_busy_wait(self):
+        """Seconds before the running job tries its busy records again: doubling
+        with the job's earlier tries (queue_job's `retry`, which only these waits
+        count: the other retries ignore it)."""
+        tries = 0
+        if uuid := self.env.context.get("job_uuid"):
+            self.env.cr.execute(
+                SQL("SELECT retry FROM queue_job WHERE uuid = %s", uuid)
+            )
+            tries = (self.env.cr.fetchone() or (0,))[0] or 0
+        return backoff.retry_delay(
+            tries + 1, base=JOB_RETRY_SECONDS, cap=JOB_BUSY_MAX_SECONDS
+        )
 
     def _pico_lane_keys(self):
         """Advisory lock names of this row's lane: the same names its work locks
@@ -479,7 +510,7 @@ class PicoQueue(models.AbstractModel):
         if not self._pico_try_locks(keys, session=commit):
             if in_job:
                 # A job leaves no row behind: the engine tries it again.
-                raise pg_errors.LockNotAvailable(
+                raise RecordsBusy(
                     f"{self._description} {self.id}: its records are busy"
                 )
             if commit:

@@ -39,6 +39,26 @@ def _perform(env, job):
     return loaded.perform()
 
 
+def _perform_and_postpone(env, job):
+    """Run a stored job that its engine sends back (RetryableJobError), and
+    postpone it as /queue_job/runjob does; the seconds it asked to wait."""
+    from odoo.addons.queue_job.exception import RetryableJobError
+    from odoo.addons.queue_job.job import Job
+
+    loaded = Job.load(env, job.uuid)
+    loaded.set_started()
+    loaded.store()
+    try:
+        loaded.perform()
+    except RetryableJobError as exc:
+        loaded.postpone(result=str(exc), seconds=exc.seconds)
+        loaded.set_pending(reset_retry=False)
+        loaded.store()
+        job.invalidate_recordset()
+        return exc.seconds
+    raise AssertionError("the job was not sent back")
+
+
 class JobsMixin:
     def _need_queue_job(self):
         if "queue.job" not in self.env:
@@ -186,11 +206,9 @@ class TestExecutors(JobsMixin, CompletionMixin, PicoCase):
         _perform(self.env, now)
         self.assertEqual(job_row.state, "done")
 
-    def test_a_completion_taking_another_orders_serial_locks_that_order(self):
-        """Pico reports a motor serial Odoo reserved on another MO: applying the
-        completion frees that MO's reservation (Odoo writes its moves), so the
-        event's locks include that MO, and two such completions are worked one
-        after the other. Free serials lock only the event's own MO."""
+    def _crossing(self):
+        """Two MOs; a completion of the first reporting a motor serial Odoo
+        reserved on the second (the crossing one), and the second's own."""
         first, second = self._mo(), self._mo()
         reserved = {}
         for production in (first, second):
@@ -208,19 +226,52 @@ class TestExecutors(JobsMixin, CompletionMixin, PicoCase):
         own = self._store_completion(
             second, 0, "DR-X2", reserved[second][self.motor], reserved[second][self.fc]
         )
+        return first, second, crossing, own
+
+    def _hold(self, key):
+        """Another connection holding advisory lock `key` (as a worker would)."""
+        other = sql_db.db_connect(self.env.cr.dbname).cursor()
+        other.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+            [f"{LOCK_NAMESPACE}{key}"],
+        )
+        return other
+
+    def test_a_completion_taking_another_orders_serial_locks_that_order(self):
+        """Pico reports a motor serial Odoo reserved on another MO: applying the
+        completion frees that MO's reservation (Odoo writes its moves), so the
+        event's locks include that MO, and two such completions are worked one
+        after the other. Free serials lock only the event's own MO."""
+        first, second, crossing, own = self._crossing()
         self.assertIn(f"mo:{second.id}", crossing._pico_lock_keys())
         self.assertIn(f"mo:{first.id}", crossing._pico_lock_keys())
         self.assertNotIn(f"mo:{first.id}", own._pico_lock_keys())
         # While another worker works the other MO, the crossing event is busy.
-        with sql_db.db_connect(self.env.cr.dbname).cursor() as other:
-            other.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-                [f"{LOCK_NAMESPACE}mo:{second.id}"],
-            )
+        with self._hold(f"mo:{second.id}") as other:
             self.assertFalse(
                 crossing._pico_try_locks(crossing._pico_lock_keys(), session=False)
             )
             other.rollback()
+
+    def test_a_job_waiting_for_another_orders_records_waits_longer_each_time(self):
+        """The crossing completion's job, while another worker holds the other
+        MO, goes back to the engine for 1, 2, then 4 s (a quarter of jitter),
+        counted on the job, instead of trying every second; the event is left
+        as it was."""
+        self._need_queue_job()
+        self.backend.executor = "queue_job"
+        _first, second, crossing, _own = self._crossing()
+        (job,) = self._jobs(crossing)
+        with self._hold(f"mo:{second.id}") as other:
+            waits = [_perform_and_postpone(self.env, job) for _try in range(3)]
+            other.rollback()
+        bounds = ((0.75, 1.25), (1.5, 2.5), (3, 5))
+        for wait, (low, high) in zip(waits, bounds, strict=True):
+            self.assertTrue(low <= wait <= high, waits)
+        self.assertEqual(job.retry, 3)
+        self.assertIn("waiting for its records", job.result)
+        self.env.invalidate_all()
+        self.assertEqual((crossing.state, crossing.attempts), ("received", 0))
 
     def test_events_of_one_order_keep_their_order(self):
         """An order's events share one waiting job (not one each, polling the
