@@ -253,6 +253,17 @@ class TestExecutors(JobsMixin, CompletionMixin, PicoCase):
             )
             other.rollback()
 
+    def test_a_completion_taking_a_lot_another_order_reserved_does_not_lock_it(self):
+        """A lot is reserved by every order consuming from it: a completion
+        reporting a lot another MO reserved does not lock that MO (Odoo frees
+        a lot's reservation only when the lot runs short), where the same
+        reservation of a serial number does."""
+        _first, second, crossing, _own = self._crossing()
+        self.assertIn(f"mo:{second.id}", crossing._pico_lock_keys())
+        self.motor.product_tmpl_id.tracking = "lot"
+        self.env.flush_all()
+        self.assertNotIn(f"mo:{second.id}", crossing._pico_lock_keys())
+
     def test_a_job_waiting_for_another_orders_records_waits_longer_each_time(self):
         """The crossing completion's job, while another worker holds the other
         MO, goes back to the engine for 1, 2, then 4 s (a quarter of jitter),
