@@ -4,7 +4,7 @@
     "name": "Pico MES Connector",
     "summary": "Send manufacturing orders to the Pico MES and apply builds, "
     "serials, operators and shop-floor events back in Odoo",
-    "version": "19.0.1.0.0",
+    "version": "19.0.1.0.1",
     "category": "Supply Chain/Manufacturing",
     "website": "https://github.com/mrp-pico-mes/mrp_pico_mes",
     "author": "mrp_pico_mes authors",

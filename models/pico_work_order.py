@@ -80,8 +80,13 @@ class PicoWorkOrder(models.Model):
     _order = "id desc"
     _rec_names_search = ("external_order_id", "production_id")
 
+    # No index of its own on the backend, the order id or the operation: every
+    # query of units by them (by order: the completions, the numbering of new
+    # units, the shop floor; a backend's delete) names the backend and the order
+    # id, which lead the unique key's index. Each index is written for every
+    # unit a confirm inserts (issue 24); migrations/19.0.1.0.1 drops them.
     backend_id = fields.Many2one(
-        "pico.backend", required=True, readonly=True, index=True, ondelete="cascade"
+        "pico.backend", required=True, readonly=True, ondelete="cascade"
     )
     company_id = fields.Many2one(
         related="backend_id.company_id", store=True, index=True, readonly=True
@@ -98,9 +103,9 @@ class PicoWorkOrder(models.Model):
         "pico.operation", required=True, readonly=True, ondelete="restrict"
     )
     operation_pico_id = fields.Char(
-        string="Pico Operation ID", required=True, readonly=True, index=True
+        string="Pico Operation ID", required=True, readonly=True
     )
-    external_order_id = fields.Char(required=True, readonly=True, index=True)
+    external_order_id = fields.Char(required=True, readonly=True)
     order_index = fields.Integer(required=True, readonly=True)
     manual = fields.Boolean(
         readonly=True, help="Created by hand in Odoo, without a manufacturing order."
