@@ -11,10 +11,12 @@ import harness as h
 from .state import RUN_DIR
 
 # HTTP worker processes per node on the job engine, and the jobs run at once
-# (both nodes together): more workers than job slots, so that the webhooks
-# always find a free one (readme/INSTALL.md).
-JOB_ENGINE_WORKERS = 3
-JOB_ENGINE_CHANNELS = "root:4"
+# (both nodes together). More slots than one node's workers: queue_job's runner
+# counts a killed node's jobs as running until it requeues them, 10 s after they
+# were enqueued, and the survivor needs free slots meanwhile. More workers in
+# all than slots, so that the webhooks find a free one (readme/INSTALL.md).
+JOB_ENGINE_WORKERS = 4
+JOB_ENGINE_CHANNELS = "root:6"
 
 
 class Node:
