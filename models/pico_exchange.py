@@ -193,7 +193,7 @@ class PicoExchange(models.Model):
         return outbox.DUE_STATES
 
     @api.model
-    def _pico_due_sql(self):
+    def _pico_due_sql(self, at=None):
         # A later request for one Pico key (externalOrderId, operationId,
         # orderIndex), e.g. a cancel, waits until the earlier ones (its save) are
         # finished, so Pico sees them in the order Odoo made them.
@@ -206,7 +206,7 @@ class PicoExchange(models.Model):
                    AND prev.order_index = q.order_index
                    AND prev.id < q.id
                    AND prev.state IN %s)""",
-            super()._pico_due_sql(),
+            super()._pico_due_sql(at),
             tuple(outbox.OPEN_STATES),
         )
 

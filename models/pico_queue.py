@@ -4,6 +4,7 @@ import logging
 import sys
 import time
 import traceback
+from datetime import timedelta
 
 import psycopg2
 from psycopg2 import errors as pg_errors
@@ -23,6 +24,10 @@ TRACEBACK_LIMIT = 20000
 LOCK_NAMESPACE = "mrp_pico_mes:"
 # Seconds a cron slot in standby waits before it looks at the queue again.
 STANDBY_POLL = 0.5
+# A slot also stays in standby for rows coming due within these seconds (a race
+# lost a moment ago, retried 2 or 4 s later): Odoo's cron workers find a trigger
+# for later only at their next poll, up to a minute after its time.
+STANDBY_SOON = 5
 # Seconds before the job engine tries again a job whose lane was busy or that
 # lost a race (queue_job's own retry, not counted as an attempt of the row).
 JOB_RETRY_SECONDS = 1
@@ -455,7 +460,8 @@ class PicoQueue(models.AbstractModel):
                 if not row:
                     if standby and commit and self._pico_in_flight(ids, executor):
                         # Rows are worked elsewhere: stay to take them up should
-                        # that worker stop (a killed node rolls back its row).
+                        # that worker stop (a killed node rolls back its row); or
+                        # a retry comes due in a moment: stay to take it then.
                         self.env.cr.commit()  # pylint: disable=invalid-commit
                         time.sleep(STANDBY_POLL)
                         busy.clear()
@@ -567,12 +573,14 @@ class PicoQueue(models.AbstractModel):
     @api.model
     def _pico_in_flight(self, ids=None, executor=None):
         """Whether due rows (all, or among `ids`) are left that this run could
-        not claim: rows other workers hold now."""
+        not claim: rows other workers hold now, or rows coming due within
+        STANDBY_SOON seconds."""
+        soon = self._pico_now() + timedelta(seconds=STANDBY_SOON)
         self.env.cr.execute(
             SQL(
                 "SELECT EXISTS(SELECT 1 FROM %s q WHERE %s AND %s AND %s)",
                 SQL.identifier(self._table),
-                self._pico_due_sql(),
+                self._pico_due_sql(at=soon),
                 self._pico_executor_sql(executor),
                 SQL("q.id IN %s", tuple(ids)) if ids else SQL("TRUE"),
             )
@@ -593,12 +601,13 @@ class PicoQueue(models.AbstractModel):
         raise NotImplementedError
 
     @api.model
-    def _pico_due_sql(self):
-        """SQL condition (on alias q) of the rows a worker may take now."""
+    def _pico_due_sql(self, at=None):
+        """SQL condition (on alias q) of the rows a worker may take now (or at
+        `at`, a later time)."""
         return SQL(
             "q.state IN %s AND (q.next_attempt_at IS NULL OR q.next_attempt_at <= %s)",
             tuple(self._pico_due_states()),
-            self._pico_now(),
+            at or self._pico_now(),
         )
 
     @api.model

@@ -10,6 +10,7 @@ it they skip, and the tests of the scheduler and of the refused choice still run
 import logging
 import threading
 import time
+from datetime import timedelta
 from unittest.mock import patch
 
 from psycopg2 import errors as pg_errors
@@ -631,6 +632,32 @@ class TestParallelAndFailover(JobsMixin, CommittedMixin, TransactionCase):
             self.assertEqual(cr.fetchone()[0], "done")
         # Taken up after the kill (1.5 s), not at the next poll (60 s).
         self.assertLess(taken_up[0], 10)
+
+    def test_a_standby_slot_takes_up_a_race_retried_in_a_moment(self):
+        """Scheduler: an event that lost a race a moment ago is retried 2 s
+        later; the slot that finds nothing else to do stays in standby and
+        applies it then, not at the cron workers' next poll (a minute)."""
+        ids = self._committed()
+        event_id = ids["events"][0]
+        cr, env = self._session()
+        with cr:
+            event = env["pico.event"].browse(event_id)
+            event.write({"next_attempt_at": event._pico_now() + timedelta(seconds=2)})
+            cr.commit()  # pylint: disable=invalid-commit
+            started = time.monotonic()
+            done = env["pico.event"]._pico_run(
+                ids=[event_id],
+                commit=True,
+                standby=True,
+                deadline=time.monotonic() + 20,
+            )
+            took = time.monotonic() - started
+        self.assertEqual(done, 1)
+        with self.registry.cursor() as cr:
+            cr.execute("SELECT state FROM pico_event WHERE id = %s", [event_id])
+            self.assertEqual(cr.fetchone()[0], "done")
+        # Waited for the retry's time (2 s, rounded to Odoo's second), no more.
+        self.assertTrue(1 <= took < 10, took)
 
 
 @tagged(*TAGS)
