@@ -201,8 +201,9 @@ class PicoQueue(models.AbstractModel):
         return "queue.job" in self.env
 
     def _pico_job_identity(self, at=None):
-        """The identity of this row's job: one waiting job per row and time (a
-        job due later must not stand for one due now: a held event released).
+        """The identity of this row's job: one waiting job per identity key
+        (`_pico_job_identity_key`: the row, or an inbox event's order) and time
+        (a job due later must not stand for one due now: a held event released).
         queue_job makes no second job while one of that identity waits."""
         identity = f"mrp_pico_mes:{self._name}:{self._pico_job_identity_key()}"
         return f"{identity}@{at:%Y-%m-%d %H:%M:%S}" if at else identity
