@@ -575,6 +575,30 @@ class TestParallelAndFailover(JobsMixin, CommittedMixin, TransactionCase):
             )
             cr.rollback()
 
+    def test_a_users_save_losing_a_race_on_the_backend_is_retried_quietly(self):
+        """A sender flips the backend's batch state while an administrator's
+        Register Webhooks waits for Pico (chaos run of 2026-12-07): the user's
+        write fails as a serialization failure, which Odoo's request layer
+        retries, and Odoo logs no "bad query" ERROR for it."""
+        ids = self._committed()
+        cr, env = self._session()
+        with cr:
+            cr.execute("SELECT 1")  # this transaction's snapshot
+            with self.registry.cursor() as other:
+                other.execute(
+                    "UPDATE pico_backend SET order_batch_state = 'batched'"
+                    " WHERE id = %s",
+                    [ids["backend"]],
+                )
+            backend = env["pico.backend"].browse(ids["backend"])
+            with (
+                self.assertNoLogs("odoo.sql_db", level="ERROR"),
+                self.assertRaises(pg_errors.SerializationFailure),
+            ):
+                backend.write({"pico_webhooks_registered_url": "https://x.test/"})
+                env.flush_all()
+            cr.rollback()
+
     def test_a_busy_lane_sends_the_job_back(self):
         """While another worker holds an order's lane, its job goes back to the
         engine (retried, not failed); once free, the job applies the event."""
