@@ -9,6 +9,10 @@ import harness as h
 
 from .state import RUN_DIR
 
+# queue_job's runner: the leader holds this session advisory lock
+# (queue_job/jobrunner/runner.py, PG_ADVISORY_LOCK_ID).
+RUNNER_LOCK = 2293787760715711918
+
 # Share of GraphQL calls left unanswered (within --graphql-errors; the rest 503).
 TIMEOUT_SHARE = 0.05
 
@@ -42,13 +46,27 @@ def kill_a_node(chaos, which="applying"):
     node the proxy sends the next webhook to. While it is down, measure how
     long the other node takes to apply an event of the stored backlog.
     """
+    runner = _runner_node(chaos)
     if which == "receiving":
+        if runner is not None:
+            # The harder case on the job engine: the receiving node also holds
+            # queue_job's runner, so the survivor must win the election and
+            # requeue the dead node's jobs (the run of 2026-12-06). The proxy
+            # alternates, so it turns to that node within a delivery or two.
+            deadline = time.monotonic() + 10
+            while (
+                chaos.nodes[(chaos.proxy.turn + 1) % 2] is not runner
+                and time.monotonic() < deadline
+            ):
+                time.sleep(0.01)
         victim = chaos.nodes[(chaos.proxy.turn + 1) % 2]
         how = "as it receives the webhooks"
     else:
         victim, how = _applying_node(chaos), "while applying an event"
         if victim is None:
             victim, how = chaos.nodes[0], "(no event in progress within 60 s)"
+    if runner is not None:
+        how += " (it holds the job runner)" if victim is runner else " (not the runner)"
     survivor = next(node for node in chaos.nodes if node is not victim)
     (killed_at,) = chaos.sql("SELECT (now() AT TIME ZONE 'UTC')")[0]
     backlog = due_events(chaos)
@@ -62,12 +80,39 @@ def kill_a_node(chaos, which="applying"):
             "victim": victim.name,
             "which": which,
             "due_at_kill": backlog,
+            "runner": None if runner is None else victim is runner,
             "seconds": None if taken is None else round(taken, 2),
         }
     )
     took = victim.start()
     victim.kills.append(took)
     chaos.incident("restart", f"{victim.name} answering after {took:.1f} s")
+
+
+def _runner_node(chaos):
+    """The node whose process holds queue_job's runner (the elected leader:
+    a session advisory lock, seen in pg_locks as two 32-bit halves), or None
+    (the scheduler, or no leader at this moment)."""
+    if chaos.args.executor != "queue_job":
+        return None
+    pids = {node.service.pid: node for node in chaos.nodes}
+    rows = chaos.sql(
+        """
+        SELECT a.application_name FROM pg_locks l
+          JOIN pg_stat_activity a ON a.pid = l.pid
+         WHERE a.datname = %s AND l.locktype = 'advisory' AND l.granted
+           AND l.classid::bigint = %s AND l.objid::bigint = %s
+        """,
+        (chaos.db, RUNNER_LOCK >> 32, RUNNER_LOCK & 0xFFFFFFFF),
+    )
+    for (name,) in rows:
+        match = re.match(r"odoo-(\d+)", name or "")
+        pid = int(match.group(1)) if match else None
+        # The runner of a prefork node is a child process of the node.
+        pid = pid if pid in pids else _parent(pid)
+        if pid in pids:
+            return pids[pid]
+    return None
 
 
 def _applying_node(chaos):

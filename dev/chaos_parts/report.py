@@ -132,7 +132,9 @@ class Report:
         c = self.counts
         down = self.chaos.args.down_seconds
         takeovers = "; ".join(
-            f"{t['victim']} ({t['which']}, {t['due_at_kill']} due): "
+            f"{t['victim']} ({t['which']}"
+            + {True: ", job runner", False: ", not the runner"}.get(t.get("runner"), "")
+            + f", {t['due_at_kill']} due): "
             + (
                 f"{t['seconds']} s"
                 if t["seconds"] is not None
