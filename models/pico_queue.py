@@ -349,7 +349,10 @@ class PicoQueue(models.AbstractModel):
             )
         )
         rows = self.browse([row[0] for row in self.env.cr.fetchall()])
-        rows._pico_dispatch()
+        if rows:
+            # Not on an empty recordset: that would wake the cron calling this
+            # sweep, which would sweep again at once, and so on.
+            rows._pico_dispatch()
         return rows
 
     @api.model

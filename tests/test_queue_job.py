@@ -362,6 +362,25 @@ class TestExecutors(JobsMixin, CompletionMixin, PicoCase):
         event.sudo().unlink()
         self.assertIn("deleted", _perform(self.env, job))
 
+    def test_a_cron_sweep_with_nothing_to_hand_over_wakes_no_cron(self):
+        """Nothing due without a job: the cron's sweep triggers no cron. It
+        used to wake its own cron, which ran again at once: hundreds of empty
+        runs a minute beside the jobs (benchmark of 2026-12-07)."""
+        self._need_queue_job()
+        self.backend.executor = "queue_job"
+        for model in ("pico.event", "pico.exchange"):
+            queue = self.env[model]
+            xmlids = queue._pico_cron_xmlids
+            for xmlid in xmlids:
+                self._triggers(xmlid).unlink()
+            # One immediate trigger per transaction: forget the earlier ones.
+            data = self.env.cr.postcommit.data
+            for key in [key for key in data if key.startswith("mrp_pico_mes.")]:
+                del data[key]
+            self.assertFalse(queue._pico_jobs_sweep())
+            for xmlid in xmlids:
+                self.assertFalse(self._triggers(xmlid), xmlid)
+
 
 @tagged(*TAGS)
 class TestParallelAndFailover(JobsMixin, CommittedMixin, TransactionCase):
