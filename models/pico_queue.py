@@ -451,6 +451,9 @@ class PicoQueue(models.AbstractModel):
         done = 0
         try:
             while limit is None or done < limit:
+                if in_job and ids and seen.issuperset(ids):
+                    # The job worked every row it was given: no claim to try.
+                    break
                 if deadline is not None and time.monotonic() > deadline:
                     # Out of time for this run (`deadline`, a time.monotonic()):
                     # the next one takes the rest at once.
