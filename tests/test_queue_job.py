@@ -7,6 +7,7 @@ The job-engine tests need the module queue_job installed in the test database
 it they skip, and the tests of the scheduler and of the refused choice still run.
 """
 
+import contextlib
 import logging
 import threading
 import time
@@ -564,6 +565,22 @@ class TestParallelAndFailover(JobsMixin, CommittedMixin, TransactionCase):
                 )
             reader.rollback()
 
+    @contextlib.contextmanager
+    def _backend_written_meanwhile(self, assignment):
+        """(env, backend) of a transaction whose snapshot predates another
+        connection's committed UPDATE of the backend (`assignment`: its SET)."""
+        ids = self._committed()
+        cr, env = self._session()
+        with cr:
+            cr.execute("SELECT 1")  # this transaction's snapshot
+            with self.registry.cursor() as other:
+                other.execute(
+                    f"UPDATE pico_backend SET {assignment} WHERE id = %s",
+                    [ids["backend"]],
+                )
+            yield env, env["pico.backend"].browse(ids["backend"])
+            cr.rollback()
+
     def test_the_health_cron_losing_a_race_on_the_backend_waits_for_its_next_run(
         self,
     ):
@@ -571,15 +588,7 @@ class TestParallelAndFailover(JobsMixin, CommittedMixin, TransactionCase):
         and subscribers of other nodes write the same row: a race lost there is
         an INFO line and the figures wait for the next run, not a failed cron
         and an ERROR (chaos run of 2026-12-07)."""
-        ids = self._committed()
-        cr, env = self._session()
-        with cr:
-            cr.execute("SELECT 1")  # this transaction's snapshot
-            with self.registry.cursor() as other:
-                other.execute(
-                    "UPDATE pico_backend SET write_date = now() WHERE id = %s",
-                    [ids["backend"]],
-                )
+        with self._backend_written_meanwhile("write_date = now()") as (env, backend):
             with (
                 self.assertNoLogs("odoo.sql_db", level="ERROR"),
                 self.assertLogs(
@@ -589,34 +598,23 @@ class TestParallelAndFailover(JobsMixin, CommittedMixin, TransactionCase):
             ):
                 env["pico.backend"]._cron_insight()
             self.assertIn(
-                f"Pico backend {ids['backend']}: health left for the next run",
+                f"Pico backend {backend.id}: health left for the next run",
                 "\n".join(logs.output),
             )
-            cr.rollback()
 
     def test_a_users_save_losing_a_race_on_the_backend_is_retried_quietly(self):
         """A sender flips the backend's batch state while an administrator's
         Register Webhooks waits for Pico (chaos run of 2026-12-07): the user's
         write fails as a serialization failure, which Odoo's request layer
         retries, and Odoo logs no "bad query" ERROR for it."""
-        ids = self._committed()
-        cr, env = self._session()
-        with cr:
-            cr.execute("SELECT 1")  # this transaction's snapshot
-            with self.registry.cursor() as other:
-                other.execute(
-                    "UPDATE pico_backend SET order_batch_state = 'batched'"
-                    " WHERE id = %s",
-                    [ids["backend"]],
-                )
-            backend = env["pico.backend"].browse(ids["backend"])
-            with (
-                self.assertNoLogs("odoo.sql_db", level="ERROR"),
-                self.assertRaises(pg_errors.SerializationFailure),
-            ):
-                backend.write({"pico_webhooks_registered_url": "https://x.test/"})
-                env.flush_all()
-            cr.rollback()
+        written = "order_batch_state = 'batched'"
+        with (
+            self._backend_written_meanwhile(written) as (env, backend),
+            self.assertNoLogs("odoo.sql_db", level="ERROR"),
+            self.assertRaises(pg_errors.SerializationFailure),
+        ):
+            backend.write({"pico_webhooks_registered_url": "https://x.test/"})
+            env.flush_all()
 
     def test_a_busy_lane_sends_the_job_back(self):
         """While another worker holds an order's lane, its job goes back to the
