@@ -7,8 +7,9 @@ It starts everything itself with dev/harness.py: PostgreSQL if needed, a fresh
 database CHAOS_DB (default pico_chaos, dropped and recreated) with the addon and
 its demo data, Mosquitto, the Pico simulator, a webhook proxy (in this process:
 the load balancer in front of the nodes, and where deliveries get lost or
-doubled), and TWO Odoo servers on that one database (separate processes, each
-threaded with its own cron threads), as a plant with two application nodes runs.
+doubled), and TWO Odoo servers on that one database (separate processes: on the
+scheduler threaded with cron threads, on the job engine prefork with HTTP
+workers), as a plant with two application nodes runs.
 
 Then it plays a production day. About `--completions` unit completions over MOs
 of 1 to 20 units (a serial-tracked drone built from two serial-tracked components
@@ -22,8 +23,10 @@ are completed in the simulator at `--rate` per second, and reach Odoo by webhook
 - 20 % of Pico GraphQL calls answered 503 or left to time out;
 - 10 % of webhook deliveries lost (the proxy answers 200 and drops them): only the
   catch-up reconciliation (every minute here) can find them;
-- one node killed with SIGKILL twice while it applies events (when it holds the
-  processor's advisory lock), then restarted;
+- a node killed with SIGKILL, then restarted, twice: the node applying an event
+  (holding its locks), then the node receiving the next webhook (on the job
+  engine, the proxy's turn awaited so that it is the node holding queue_job's
+  runner); the report gives the other node's takeover time for each;
 - Mosquitto restarted once right after a burst of QoS 1 messages;
 - every connection of the database terminated once (pg_terminate_backend);
 - a few MOs cancelled and a few reduced while their units are being built.
