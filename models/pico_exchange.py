@@ -126,19 +126,26 @@ class PicoExchange(models.Model):
             # No row is for the job engine: nothing to batch (the filter below
             # would look at every row's lane first).
             return super()._pico_dispatch(at)
-        batched = self.filtered(
-            lambda row: row._pico_saves_lane()
-            and row.backend_id.executor == "queue_job"
-        )
+        # The first row of each lane leads it, in one pass over the rows (a
+        # 500-unit MO's saves share one lane). Whether a row is in a saves lane,
+        # and which, follows from its backend, kind and order: asked once each.
+        batched, leaders, lanes = [], {}, {}
+        for row in self:
+            group = (row.backend_id, row.kind, row.production_id)
+            if group not in lanes:
+                lanes[group] = (
+                    row.backend_id.executor == "queue_job"
+                    and row._pico_saves_lane()
+                    and tuple(row._pico_lane_keys())
+                )
+            if lanes[group]:
+                batched.append(row.id)
+                leaders.setdefault(lanes[group], row.id)
         if not batched or not self._pico_queue_job_available():
             return super()._pico_dispatch(at)
-        leaders = self.browse()
-        for row in batched:
-            if not leaders.filtered(
-                lambda leader, row=row: leader._pico_lane_keys() == row._pico_lane_keys()
-            ):
-                leaders |= row
-        return super(PicoExchange, (self - batched) | leaders)._pico_dispatch(at)
+        return super(
+            PicoExchange, (self - self.browse(batched)) | self.browse(leaders.values())
+        )._pico_dispatch(at)
 
     @api.model
     def _pico_no_batch_job_sql(self):

@@ -254,8 +254,9 @@ class PicoWorkOrder(models.Model):
         recomputed). No other model holds a one2many of new units or rows, and
         the new rows are not in the cache: what is read next is fetched alone,
         not each row's every column (the executor of each outbox row; the
-        units' states, which the MO's Pico status is recomputed from)."""
-        exchanges.fetch(["backend_id"])
+        units' states, which the MO's Pico status is recomputed from; the
+        columns of each row's lane on the job engine)."""
+        exchanges.fetch(["backend_id", "kind", "production_id"])
         if production:
             production.invalidate_recordset(["pico_work_order_ids"])
             production.modified(["pico_work_order_ids"])
