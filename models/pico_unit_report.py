@@ -107,15 +107,19 @@ class PicoUnitReport(models.Model):
         units = units.filtered("completed_at")
         if not units:
             return
-        self.env.flush_all()
-        self.env.cr.execute(
-            SQL(
-                "UPDATE pico_work_order SET report_stale = TRUE "
-                "WHERE id IN %s AND report_stale IS NOT TRUE",
-                tuple(units.ids),
+        # A completion marks its unit in the write that records it
+        # (`_pico_record_completion`): no flush and no statement of its own.
+        unmarked = units.filtered(lambda unit: not unit.report_stale)
+        if unmarked:
+            self.env.flush_all()
+            self.env.cr.execute(
+                SQL(
+                    "UPDATE pico_work_order SET report_stale = TRUE "
+                    "WHERE id IN %s AND report_stale IS NOT TRUE",
+                    tuple(unmarked.ids),
+                )
             )
-        )
-        units.invalidate_recordset(["report_stale"])
+            unmarked.invalidate_recordset(["report_stale"])
         if any(unit.backend_id.executor == "queue_job" for unit in units):
             self._pico_refresh_job()
 

@@ -374,6 +374,8 @@ class PicoWorkOrder(models.Model):
             "cycle_time": (completion.cycle_time_ms or 0) / 60000.0,
             "received_at": event.received_at,
             "completion_event_id": event.id,
+            # The units report counts it at its next rebuild (pico_unit_report.py).
+            "report_stale": True,
         }
         started_at = odoo_datetime(timing.start)
         if started_at:
