@@ -351,8 +351,10 @@ class PicoCompletion(models.AbstractModel):
 
     def _pico_summary(self, unit, completion, plan, component_lots):
         """The chatter line (and event result) of an applied completion."""
+        # The product's name, not its display name: the plan has read it, while
+        # the display name is a computation of its own (about 1 % of a completion).
         lots = ", ".join(
-            f"{lot.product_id.display_name} {lot.name}"
+            f"{lot.product_id.name} {lot.name}"
             for entries in component_lots.values()
             for lot, _qty, _quant in entries
         )
