@@ -4,9 +4,10 @@ Never imported by the addon or its tests: dev/benchmark.py feeds this file to
 `odoo-bin shell -d <its database>` and calls one function with the shell's `env`:
 
 - `inprocess(env, params)`: confirm time of a mapped vs an unmapped copy of the
-  demo drone BOM, then the inbox processor applying a completion to a one-unit MO
-  vs Odoo's own produce-and-mark-done of an identical MO, alternating, each in its
-  own committed transaction; a cProfile of a few more of each.
+  demo drone BOM, then the inbox applying a completion to a one-unit MO (the
+  scheduler's run loop and, when the backend is on the job engine, the job's
+  body) vs Odoo's own produce-and-mark-done of an identical MO, alternating, each
+  in its own committed transaction; a cProfile of a few more of each.
 - `catalogue(env, params)`: the catalogue synchronization of a backend whose Pico
   lists a large catalogue (time, peak RSS growth, tracemalloc peak).
 - `insight(env, params)`: the Actual vs Standard pivot (the grouping sets the web
@@ -279,17 +280,42 @@ def _confirm_runner(env, bom, productions):
     return run
 
 
-def _apply_completion(env, backend, body, production, who):
+def _job_engine(backend):
+    """Whether the backend's completions are applied by jobs of OCA queue_job."""
+    return backend.executor == "queue_job" and "queue.job" in backend.env
+
+
+def _confirm_more(env, params, boms, productions):
+    """As many mapped and unmapped MOs again, confirmed (not measured)."""
+    count = len(productions["mapped"])
+    for kind, bom in zip(("mapped", "unmapped"), boms, strict=True):
+        for _number in range(count):
+            production = _new_mo(env, bom)
+            production.action_confirm()
+            env.cr.commit()
+            productions[kind].append(production)
+    del params
+
+
+def _apply_completion(env, backend, body, production, who, path=None):
     """Store a completion as the webhook door does, commit, then time the inbox
-    processor applying it; (ms, queries, result). `who` names the measure in
-    the error raised when the event or the MO is not done after."""
+    applying it; (ms, queries, result). `path`: "scheduler", the processor's run
+    loop (what a cron slot runs: claim, locks, the restart on a fresh snapshot,
+    the report rebuild after the run), or "job", the body of the job the job
+    engine runs for the event (queue_job commits it); by default the backend's
+    executor's. `who` names the measure in the error raised when the event or
+    the MO is not done after."""
     events = env["pico.event"].sudo()
     intake = inbox.intake(inbox.COMPLETION, body, backend.id)
     event, _created = events._pico_store(
         backend, intake, "webhook", payload=json.dumps(body)
     )
     env.cr.commit()
-    result = _timed(env, lambda: events._pico_run(ids=event.ids))
+    path = path or ("job" if _job_engine(backend) else "scheduler")
+    if path == "job":
+        result = _timed(env, event._pico_job_run)
+    else:
+        result = _timed(env, lambda: events._pico_run(ids=event.ids))
     event.invalidate_recordset()
     production.invalidate_recordset()
     if event.state != "done" or production.state != "done":
@@ -299,14 +325,15 @@ def _apply_completion(env, backend, body, production, who):
     return result
 
 
-def _processor_runner(env, backend, productions):
+def _processor_runner(env, backend, productions, path):
     completions = _Completions()
 
     def run(number):
         production = productions[number]
         unit = production.pico_work_order_ids
-        body = completions.body(unit, f"BENCH-P-{number:05d}", _kitted(production))
-        return _apply_completion(env, backend, body, production, "processor")
+        serial = f"BENCH-{path[0].upper()}-{number:05d}"
+        body = completions.body(unit, serial, _kitted(production))
+        return _apply_completion(env, backend, body, production, path, path)
 
     return run
 
@@ -336,6 +363,7 @@ def _odoo_runner(env, product, productions):
 def inprocess(env, params):
     """Confirm overhead and completion processing vs Odoo's own mark-done."""
     backend, mapped, unmapped, accept = _prepare(env, params)
+    paths = ["scheduler", "job"] if _job_engine(backend) else ["scheduler"]
     productions = {"mapped": [], "unmapped": []}
     confirm = _alternate(
         env,
@@ -349,14 +377,22 @@ def inprocess(env, params):
     if len(released) != len(productions["mapped"]):
         raise RuntimeError(f"only {len(released)} mapped MOs were released")
     drone = mapped.product_tmpl_id.product_variant_id
-    processing = _alternate(
-        env,
-        {
-            "processor": _processor_runner(env, backend, productions["mapped"]),
-            "odoo": _odoo_runner(env, drone, productions["unmapped"]),
-        },
-        params,
-    )
+    # One MO of each kind per completion measured: for the job path, more of
+    # both (confirmed here, outside any measure).
+    if len(paths) > 1:
+        _confirm_more(env, params, (mapped, unmapped), productions)
+    # The scheduler's run ("processor") and, on the job engine, the job ("job")
+    # each apply completions to MOs of their own.
+    mos = productions["mapped"]
+    half = len(mos) // len(paths)
+    runners = {
+        ("processor" if path == "scheduler" else "job"): _processor_runner(
+            env, backend, mos[number * half : (number + 1) * half], path
+        )
+        for number, path in enumerate(paths)
+    }
+    runners["odoo"] = _odoo_runner(env, drone, productions["unmapped"])
+    processing = _alternate(env, runners, params)
     return {
         "confirm": {k: harness.summary(v["ms"]) for k, v in confirm.items()},
         "confirm_queries": {

@@ -5,6 +5,7 @@ the profiles when a target is missed, and the JSON results file."""
 import json
 import os
 
+from .inprocess import PATHS
 from .state import TARGETS, now
 
 
@@ -106,8 +107,12 @@ class Report:
 
     def report_inprocess(self, ip):
         proc, queries = ip["processing"], ip["processing_queries"]
+        kinds = [kind for kind in PATHS if kind in proc]
         for kind, label in (
-            ("processor", "Completion processing (inbox processor), 1-unit MO"),
+            *(
+                (kind, f"Completion processing ({PATHS[kind]}), 1-unit MO")
+                for kind in kinds
+            ),
             ("odoo", "Odoo's own set_qty_producing + button_mark_done"),
         ):
             self.row(
@@ -115,14 +120,17 @@ class Report:
                 f"median {proc[kind]['median']:.0f} ms, p95 {proc[kind]['p95']:.0f} "
                 f"ms, {queries[kind]['median']:.0f} queries",
             )
-        self.ratio = proc["processor"]["median"] / proc["odoo"]["median"]
         limit = TARGETS["processing_ratio"]
-        self.row(
-            "  processing / Odoo's own (medians)",
-            f"{self.ratio:.2f}x",
-            f"<= {limit}x",
-            self.ratio <= limit,
-        )
+        self.ratio = 0.0
+        for kind in kinds:
+            ratio = proc[kind]["median"] / proc["odoo"]["median"]
+            self.ratio = max(self.ratio, ratio)
+            self.row(
+                f"  processing ({PATHS[kind]}) / Odoo's own (medians)",
+                f"{ratio:.2f}x",
+                f"<= {limit}x",
+                ratio <= limit,
+            )
         conf, cq = ip["confirm"], ip["confirm_queries"]
         self.slow = conf["mapped"]["median"] / conf["unmapped"]["median"] - 1
         limit = TARGETS["confirm_slowdown"]
@@ -165,7 +173,10 @@ class Report:
                 f"p95 <= {TARGETS[key] / 1000:g} s",
                 done["p95"] <= TARGETS[key],
             )
-            processing = r["inprocess"]["processing"]["processor"]["median"]
+            # The in-process time of the path the server took (the job engine's
+            # job when it ran the completions).
+            proc = r["inprocess"]["processing"]
+            processing = proc.get("job", proc["processor"])["median"]
             ratio = done["p95"] / processing
             limit = TARGETS["waiting_ratio"]
             self.row(
@@ -222,9 +233,12 @@ class Report:
                     int(size) - 1
                 )
                 value += f"; per extra unit {per_unit:.2f} ms (Odoo's {per_odoo:.2f})"
+            limit = TARGETS["confirm_slowdown"]
             self.row(
                 f"Confirm of a {size}-unit MO (median of {c['confirm_mapped']['n']})",
                 value,
+                f"<= +{limit:.0%}",
+                extra <= limit,
             )
             o = orders.get(size)
             if o:
@@ -331,7 +345,8 @@ class Report:
         ip = self.results["inprocess"]
         show = self.args.profile
         if show or self.ratio > TARGETS["processing_ratio"]:
-            self.print_profiles("Completion", ip["profiles"], ("processor", "odoo"))
+            kinds = [kind for kind in (*PATHS, "odoo") if kind in ip["profiles"]]
+            self.print_profiles("Completion", ip["profiles"], kinds)
         if show or self.slow > TARGETS["confirm_slowdown"]:
             self.print_profiles("Confirm", ip["confirm_profiles"], ("mapped",))
 

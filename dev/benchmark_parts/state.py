@@ -18,7 +18,7 @@ PROCESSOR_SLOTS = ("ir_cron_pico_event_process", "ir_cron_pico_event_process_2")
 TARGETS = {
     "webhook_done_p95_ms": 2000,
     "mqtt_done_p95_ms": 3000,
-    "processing_ratio": 1.25,
+    "processing_ratio": 1.10,
     "confirm_slowdown": 0.10,
     "insight_pivot_ms": 1000,
     # Webhook accept against Odoo's own floor (a trivial public route), per load.
