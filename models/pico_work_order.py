@@ -255,8 +255,17 @@ class PicoWorkOrder(models.Model):
         the new rows are not in the cache: what is read next is fetched alone,
         not each row's every column (the executor of each outbox row; the
         units' states, which the MO's Pico status is recomputed from; the
-        columns of each row's lane on the job engine)."""
-        exchanges.fetch(["backend_id", "kind", "production_id"])
+        columns of each row's lane on the job engine and of its job's name)."""
+        exchanges.fetch(
+            [
+                "backend_id",
+                "kind",
+                "production_id",
+                "external_order_id",
+                "order_index",
+                "operation_pico_id",
+            ]
+        )
         if production:
             production.invalidate_recordset(["pico_work_order_ids"])
             production.modified(["pico_work_order_ids"])
