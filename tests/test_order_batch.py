@@ -242,6 +242,27 @@ class TestOrderBatch(JobsMixin, PicoCase):
         ((field, operator, ids),) = action["domain"]
         self.assertEqual((field, operator, set(ids)), ("id", "in", set(performed.ids)))
 
+    def test_on_the_job_engine_saves_of_two_orders_queued_together_get_a_job_each(
+        self,
+    ):
+        """Saves of two orders queued in one call (a resend of both orders'
+        units): one job per order, led by one of that order's new saves, not
+        one job for all nor one per save."""
+        self._need_queue_job()
+        self.backend.executor = "queue_job"
+        first, second = self._confirm(3), self._confirm(2)
+        before = self._exchanges(first) | self._exchanges(second)
+        units = first.pico_work_order_ids | second.pico_work_order_ids
+        units._pico_queue("save")
+        new = (self._exchanges(first) | self._exchanges(second)) - before
+        self.assertEqual(len(new), 5)
+        jobs = self._jobs(new)
+        self.assertEqual(len(jobs), 2)
+        leaders = jobs[0].records | jobs[1].records
+        self.assertEqual(len(leaders), 2)
+        self.assertLessEqual(leaders, new)
+        self.assertEqual(leaders.production_id, first | second)
+
     def test_on_the_job_engine_rows_without_a_waiting_job_are_swept(self):
         """A batch job cancelled by hand: the cron hands its rows to the engine."""
         self._need_queue_job()
