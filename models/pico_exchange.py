@@ -123,7 +123,7 @@ class PicoExchange(models.Model):
         `_pico_claim_batch`) and hands the rest of its lane, the order's saves,
         to the next job (`_pico_job_run`)."""
         if "queue_job" not in self.backend_id.mapped("executor"):
-            # No row is for the job engine: nothing to batch (the filter below
+            # No row is for the job engine: nothing to batch (the pass below
             # would look at every row's lane first).
             return super()._pico_dispatch(at)
         # The first row of each lane leads it, in one pass over the rows (a
