@@ -240,6 +240,14 @@ class Report:
                 f"<= +{limit:.0%}",
                 extra <= limit,
             )
+            part = c.get("confirm_outbox")
+            if part:
+                self.row(
+                    "  of which the outbox's store and hand-off",
+                    f"{part['median']:.1f} ms = {part['median'] / unmapped:.0%} of "
+                    f"the unmapped confirm, "
+                    f"{c['confirm_outbox_q']['median']:.0f} queries",
+                )
             o = orders.get(size)
             if o:
                 self.row(
