@@ -1,6 +1,5 @@
 """Retry schedule: exponential backoff with a cap and jitter."""
 
-import math
 import random
 from datetime import timedelta
 

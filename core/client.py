@@ -396,9 +396,7 @@ class PicoClient:
             order_batch.save_document(len(orders)), order_batch.save_variables(orders)
         )
         status = response.status_code
-        if not (
-            200 <= status < 300 or status in order_batch.DOCUMENT_REFUSAL_STATUSES
-        ):
+        if not (200 <= status < 300 or status in order_batch.DOCUMENT_REFUSAL_STATUSES):
             self._handle(response)  # raises
         try:
             payload = response.json()

@@ -187,12 +187,18 @@ def read_answer(payload, count, status=200):
     if named:
         again = "not run: Pico refused the input of another unit in the same request"
         return [
-            Outcome(error=_refusal(named[i], status)) if i in named else Outcome(again=again)
+            Outcome(error=_refusal(named[i], status))
+            if i in named
+            else Outcome(again=again)
             for i in range(count)
         ]
-    message, code = _error_text(loose[0]) if loose else (
-        "Pico answered a batch of saves without data or errors",
-        None,
+    message, code = (
+        _error_text(loose[0])
+        if loose
+        else (
+            "Pico answered a batch of saves without data or errors",
+            None,
+        )
     )
     raise BatchRefused(message, status=status, code=code)
 

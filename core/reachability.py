@@ -138,7 +138,5 @@ def ping(url, secret, now, timeout=10.0):
         # This addon's door answered, but it does not know this key and secret.
         return PingResult(OTHER_DATABASE, url, answer.get("message", ""), status)
     if status == 404 or answer is None:
-        return PingResult(
-            NOT_THIS_ADDON, url, f"HTTP {status}", http_status=status
-        )
+        return PingResult(NOT_THIS_ADDON, url, f"HTTP {status}", http_status=status)
     return PingResult(ERROR, url, f"HTTP {status}: {answer}", http_status=status)

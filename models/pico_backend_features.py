@@ -262,7 +262,9 @@ class PicoBackend(models.Model):
         self.ensure_one()
         if self.order_batch_state == SINGLE:
             # Asked again: the next batch is the test.
-            self.sudo().write({"order_batch_state": UNTRIED, "order_batch_message": False})
+            self.sudo().write(
+                {"order_batch_state": UNTRIED, "order_batch_message": False}
+            )
         try:
             self._pico_detect_features(always_write=True)
         except PicoError as exc:

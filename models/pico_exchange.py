@@ -430,7 +430,9 @@ class PicoExchange(models.Model):
             vals.update(self._prepare_failure_vals(outcome.error))
         elif outcome.again:
             self.write(
-                outbox.requeue(self.state, self.attempts, self._pico_now(), outcome.again)
+                outbox.requeue(
+                    self.state, self.attempts, self._pico_now(), outcome.again
+                )
             )
             self._pico_dispatch()
             return False

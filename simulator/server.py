@@ -200,6 +200,12 @@ class PicoSimulator:
             self.body_style = options["body_style"]
         if "hmac_secret" in options:
             self.webhooks.hmac_secret = options["hmac_secret"] or None
+        self._configure_webhook_delivery(options)
+        return self.config()
+
+    def _configure_webhook_delivery(self, options):
+        """The webhook_max_tries, webhook_backoff_base and webhook_timeout
+        settings of `configure`."""
         for key in ("webhook_max_tries", "webhook_backoff_base", "webhook_timeout"):
             if key in options:
                 value = options[key]
@@ -210,7 +216,6 @@ class PicoSimulator:
                 if key == "webhook_max_tries":
                     value = int(value)
                 setattr(self.webhooks, key.removeprefix("webhook_"), value)
-        return self.config()
 
     def config(self):
         """The current settings."""

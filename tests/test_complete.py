@@ -715,9 +715,7 @@ class TestConcurrentProcessors(TransactionCase):
                 cr.transaction = Transaction(self.registry)
                 env = api.Environment(cr, SUPERUSER_ID, {})
                 barrier.wait(timeout=30)
-                counts.append(
-                    env["pico.event"]._pico_run(ids=event_ids, commit=True)
-                )
+                counts.append(env["pico.event"]._pico_run(ids=event_ids, commit=True))
         except Exception as exc:  # noqa: BLE001 - reported by the test thread
             errors.append(exc)
 

@@ -230,9 +230,12 @@ class TestOrderBatch(JobsMixin, PicoCase):
         self.assertEqual(self._saves(), [5])
         self.assertEqual(exchanges.filtered(lambda e: e.state == "done"), exchanges[:5])
         performed = jobs
-        while pending := self._jobs(exchanges).filtered(
-            lambda job: job.state == "pending"
-        ) - performed:
+        while (
+            pending := self._jobs(exchanges).filtered(
+                lambda job: job.state == "pending"
+            )
+            - performed
+        ):
             self.assertEqual(len(pending), 1, "one job at a time per order")
             _perform(self.env, pending)
             performed |= pending

@@ -74,12 +74,12 @@ def test_attempt_must_be_positive(attempt):
 
 def test_due_at_rounds_up_to_the_stored_second():
     """Odoo keeps datetimes to the second: a retry is never due before its delay."""
-    from datetime import datetime
+    from datetime import datetime, timedelta
 
     from core.backoff import due_at
 
-    now = datetime(2026, 1, 1, 12, 0, 0)
-    assert due_at(now, 0.75) == datetime(2026, 1, 1, 12, 0, 1)
-    assert due_at(now, 2) == datetime(2026, 1, 1, 12, 0, 2)
-    assert due_at(now.replace(microsecond=500_000), 0.75) == datetime(2026, 1, 1, 12, 0, 2)
+    now = datetime.fromisoformat("2026-01-01 12:00:00")  # naive UTC, as in Odoo
+    assert due_at(now, 0.75) == now + timedelta(seconds=1)
+    assert due_at(now, 2) == now + timedelta(seconds=2)
+    assert due_at(now.replace(microsecond=500_000), 0.75) == now + timedelta(seconds=2)
     assert due_at(now, 0) == now

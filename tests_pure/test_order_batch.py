@@ -40,9 +40,17 @@ def test_answer_with_data_maps_each_alias():
 def test_nullable_server_refuses_one_alias_only():
     """A server whose save is nullable keeps the siblings' answers."""
     answer = {
-        "data": {"u0": {"message": "created"}, "u1": None, "u2": {"message": "created"}},
+        "data": {
+            "u0": {"message": "created"},
+            "u1": None,
+            "u2": {"message": "created"},
+        },
         "errors": [
-            {"message": "unknown operation", "path": ["u1"], "extensions": {"code": "NOT_FOUND"}}
+            {
+                "message": "unknown operation",
+                "path": ["u1"],
+                "extensions": {"code": "NOT_FOUND"},
+            }
         ],
     }
     first, refused, last = order_batch.read_answer(answer, 3)
@@ -57,7 +65,13 @@ def test_nulled_data_before_done_after_again():
     ran (serial execution), the ones after it are sent again."""
     answer = {
         "data": None,
-        "errors": [{"message": "archived", "path": ["u2"], "extensions": {"code": "BAD_USER_INPUT"}}],
+        "errors": [
+            {
+                "message": "archived",
+                "path": ["u2"],
+                "extensions": {"code": "BAD_USER_INPUT"},
+            }
+        ],
     }
     outcomes = order_batch.read_answer(answer, 4)
     assert [bool(o.message) for o in outcomes] == [True, True, False, False]
@@ -114,9 +128,7 @@ class TestBatchAgainstSimulator:
 
     def test_one_refused_unit_in_the_middle(self, pico_sim):
         with PicoClient(pico_sim.url, pico_sim.token) as client:
-            outcomes = client.save_orders(
-                [_input(0), _input(1, "op-nope"), _input(2)]
-            )
+            outcomes = client.save_orders([_input(0), _input(1, "op-nope"), _input(2)])
         assert outcomes[0].message
         assert outcomes[1].error.code == "NOT_FOUND"
         assert outcomes[2].again
@@ -137,7 +149,9 @@ class TestBatchAgainstSimulator:
 
     def test_whole_request_failure_is_the_callers(self, pico_sim):
         pico_sim.set_faults(fail_next=1, error_status=503)
-        with PicoClient(pico_sim.url, pico_sim.token) as client:
-            with pytest.raises(PicoRetryableError):
-                client.save_orders([_input(0), _input(1)])
+        with (
+            PicoClient(pico_sim.url, pico_sim.token) as client,
+            pytest.raises(PicoRetryableError),
+        ):
+            client.save_orders([_input(0), _input(1)])
         assert pico_sim.orders() == []

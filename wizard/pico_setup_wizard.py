@@ -182,27 +182,41 @@ class PicoSetupWizard(models.TransientModel):
     def _pico_step_endpoint(self):
         url = (self.endpoint_url or "").strip()
         if not url:
-            return False, None, self.env._(
-                "Enter the address of Pico's API: it ends with /graph/v2, e.g. "
-                "https://yourcompany.picomes.com/graph/v2. Pico support gives it "
-                "with the token."
+            return (
+                False,
+                None,
+                self.env._(
+                    "Enter the address of Pico's API: it ends with /graph/v2, e.g. "
+                    "https://yourcompany.picomes.com/graph/v2. Pico support gives it "
+                    "with the token."
+                ),
             )
         if not url.startswith(("http://", "https://")):
-            return False, None, self.env._(
-                "%s is not a web address: it starts with https://.", url
+            return (
+                False,
+                None,
+                self.env._("%s is not a web address: it starts with https://.", url),
             )
         token = self.sudo().api_token
         backend = self.backend_id
         if not token and not (backend and backend.sudo().api_token):
             if not self.env.user.has_group("base.group_system"):
-                return False, None, self.env._(
-                    "Only a system administrator may enter Pico's API token: ask "
-                    "one to enter it on the backend (or to run this assistant), "
-                    "then continue here."
+                return (
+                    False,
+                    None,
+                    self.env._(
+                        "Only a system administrator may enter Pico's API token: ask "
+                        "one to enter it on the backend (or to run this assistant), "
+                        "then continue here."
+                    ),
                 )
-            return False, None, self.env._(
-                "Enter the API token: Pico support issues one per Pico instance "
-                "(it is sent as the x-pico-api-org header)."
+            return (
+                False,
+                None,
+                self.env._(
+                    "Enter the API token: Pico support issues one per Pico instance "
+                    "(it is sent as the x-pico-api-org header)."
+                ),
             )
         values = {"name": self.name or url, "endpoint_url": url}
         if token:
@@ -222,9 +236,11 @@ class PicoSetupWizard(models.TransientModel):
         )
         if kind == "danger":
             return False, None, self._pico_explain(message)
-        text = self.env._(
-            "Pico answers at %s.", self.backend_id.endpoint_url
-        ) + " " + self.backend_id._pico_features_summary()
+        text = (
+            self.env._("Pico answers at %s.", self.backend_id.endpoint_url)
+            + " "
+            + self.backend_id._pico_features_summary()
+        )
         if kind == "warning":
             text += " " + self.env._(
                 "Odoo could not ask which optional features Pico has, and uses "
@@ -245,10 +261,14 @@ class PicoSetupWizard(models.TransientModel):
         if kind == "info":
             return True, message, None
         if not count:
-            return True, None, self.env._(
-                "Pico lists no product or process yet: build the product's "
-                "workflow in Pico (or send a bill of materials with Send to Pico), "
-                "then synchronize again."
+            return (
+                True,
+                None,
+                self.env._(
+                    "Pico lists no product or process yet: build the product's "
+                    "workflow in Pico (or send a bill of materials with Send to Pico), "
+                    "then synchronize again."
+                ),
             )
         text = self.env._(
             "%(count)s Pico products and processes are now known to Odoo (%(stats)s)",
@@ -266,9 +286,9 @@ class PicoSetupWizard(models.TransientModel):
         if kind == "danger":
             return False, None, self._pico_explain(message)
         result, ping_message = backend._pico_check_public_url()
-        text = self.env._("Pico will send finished units to %s.", (
-            backend.webhook_completion_url
-        ))
+        text = self.env._(
+            "Pico will send finished units to %s.", (backend.webhook_completion_url)
+        )
         if not result.ok:
             return False, text, ping_message
         return True, f"{text} {ping_message}", None
@@ -277,11 +297,15 @@ class PicoSetupWizard(models.TransientModel):
         backend = self.backend_id
         boms = self._pico_matching_boms()
         if not boms:
-            return False, None, self.env._(
-                "No bill of materials has a product whose internal reference is "
-                "the part number of a Pico product. Give the product the part "
-                "number Pico knows it by (Internal Reference), or map a bill of "
-                "materials by hand on its Pico tab; then try again."
+            return (
+                False,
+                None,
+                self.env._(
+                    "No bill of materials has a product whose internal reference is "
+                    "the part number of a Pico product. Give the product the part "
+                    "number Pico knows it by (Internal Reference), or map a bill of "
+                    "materials by hand on its Pico tab; then try again."
+                ),
             )
         boms.action_pico_suggest_mapping()
         boms.invalidate_recordset()
