@@ -285,7 +285,7 @@ def _job_engine(backend):
     return backend.executor == "queue_job" and "queue.job" in backend.env
 
 
-def _confirm_more(env, params, boms, productions):
+def _confirm_more(env, boms, productions):
     """As many mapped and unmapped MOs again, confirmed (not measured)."""
     count = len(productions["mapped"])
     for kind, bom in zip(("mapped", "unmapped"), boms, strict=True):
@@ -294,7 +294,6 @@ def _confirm_more(env, params, boms, productions):
             production.action_confirm()
             env.cr.commit()
             productions[kind].append(production)
-    del params
 
 
 def _apply_completion(env, backend, body, production, who, path=None):
@@ -380,7 +379,7 @@ def inprocess(env, params):
     # One MO of each kind per completion measured: for the job path, more of
     # both (confirmed here, outside any measure).
     if len(paths) > 1:
-        _confirm_more(env, params, (mapped, unmapped), productions)
+        _confirm_more(env, (mapped, unmapped), productions)
     # The scheduler's run ("processor") and, on the job engine, the job ("job")
     # each apply completions to MOs of their own.
     mos = productions["mapped"]
@@ -737,7 +736,6 @@ class _OutboxPart:
         self.saved = []
 
     def __enter__(self):
-        self.saved = []
         for model, name in self.METHODS:
             cls = self.env.registry[model]
             self.saved.append((cls, name, cls.__dict__.get(name)))
